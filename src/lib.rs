@@ -3,3 +3,8 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod jsonci;
+pub mod duration;
+pub mod der;
+pub mod keys;
+pub mod csr;
