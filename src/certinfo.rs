@@ -2,11 +2,11 @@
 //! x509-parser. Pure: DER in, serialisable structs out; no network (the CLI dials `-domain`).
 
 use crate::csr::{ip_from_bytes, name_attrs};
-use crate::der::{oid, NameAttr};
+use crate::der::{NameAttr, oid};
 use crate::error::{Error, Result};
 use crate::keys::pem_encode;
-use serde::Serialize;
 use ::time::OffsetDateTime;
+use serde::Serialize;
 use x509_parser::prelude::*;
 
 /// RFC 3339 UTC text with a `Z` suffix and no fraction, as Go prints `time.Time` in JSON.
@@ -62,10 +62,19 @@ impl Name {
     /// Builds the cfssl view of a list of attributes.
     pub fn from_attrs(attrs: &[NameAttr]) -> Name {
         let join = |o: &[u64]| {
-            attrs.iter().filter(|a| a.oid == o).map(|a| a.value.as_str()).collect::<Vec<_>>().join(",")
+            attrs
+                .iter()
+                .filter(|a| a.oid == o)
+                .map(|a| a.value.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
         };
         Name {
-            common_name: attrs.iter().find(|a| a.oid == oid::CN).map(|a| a.value.clone()).unwrap_or_default(),
+            common_name: attrs
+                .iter()
+                .find(|a| a.oid == oid::CN)
+                .map(|a| a.value.clone())
+                .unwrap_or_default(),
             serial_number: join(oid::SERIAL_NUMBER),
             country: join(oid::C),
             organization: join(oid::O),
@@ -128,14 +137,20 @@ pub fn sigalg_name(o: &str) -> &'static str {
 
 /// Upper-case, colon-separated, zero-padded hex ("0A:FF:…").
 pub fn key_id_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":")
+    b.iter()
+        .map(|x| format!("{x:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn parse_cert(der_bytes: &[u8]) -> Result<X509Certificate<'_>> {
     let (rest, c) = X509Certificate::from_der(der_bytes)
         .map_err(|e| Error::Certificate(1003, format!("Failed to parse certificate: {e}")))?;
     if !rest.is_empty() {
-        return Err(Error::Certificate(1003, "Failed to parse certificate: trailing data".into()));
+        return Err(Error::Certificate(
+            1003,
+            "Failed to parse certificate: trailing data".into(),
+        ));
     }
     Ok(c)
 }
@@ -277,13 +292,19 @@ pub fn crl(der_bytes: &[u8]) -> Result<Crl> {
         .map(|r| RevokedCert {
             serial_number: r.user_certificate.to_string(),
             revocation_date: rfc3339(r.revocation_date.to_datetime()),
-            reason: r.reason_code().map(|(_, rc)| format!("{rc}")).unwrap_or_default(),
+            reason: r
+                .reason_code()
+                .map(|(_, rc)| format!("{rc}"))
+                .unwrap_or_default(),
         })
         .collect();
     Ok(Crl {
         issuer: Name::from_attrs(&name_attrs(c.issuer())?),
         this_update: rfc3339(c.last_update().to_datetime()),
-        next_update: c.next_update().map(|t| rfc3339(t.to_datetime())).unwrap_or_default(),
+        next_update: c
+            .next_update()
+            .map(|t| rfc3339(t.to_datetime()))
+            .unwrap_or_default(),
         crl_number: number,
         authority_key_id: aki,
         sigalg: sigalg_name(&c.signature_algorithm.algorithm.to_id_string()).into(),
@@ -310,15 +331,25 @@ pub fn detect(input: &[u8]) -> Result<Vec<Info>> {
         let blocks = ::pem::parse_many(input)
             .map_err(|e| Error::Certificate(1002, format!("Failed to decode PEM: {e}")))?;
         if blocks.is_empty() {
-            return Err(Error::Certificate(1002, "Failed to decode certificate: no PEM block found".into()));
+            return Err(Error::Certificate(
+                1002,
+                "Failed to decode certificate: no PEM block found".into(),
+            ));
         }
         return blocks
             .iter()
             .map(|b| match b.tag() {
-                "CERTIFICATE" | "TRUSTED CERTIFICATE" => certificate(b.contents()).map(|c| Info::Certificate(Box::new(c))),
-                "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => csr(b.contents()).map(|c| Info::Csr(Box::new(c))),
+                "CERTIFICATE" | "TRUSTED CERTIFICATE" => {
+                    certificate(b.contents()).map(|c| Info::Certificate(Box::new(c)))
+                }
+                "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => {
+                    csr(b.contents()).map(|c| Info::Csr(Box::new(c)))
+                }
                 "X509 CRL" => crl(b.contents()).map(|c| Info::Crl(Box::new(c))),
-                other => Err(Error::Certificate(1003, format!("unsupported PEM block {other:?} (expected a certificate, CSR or CRL)"))),
+                other => Err(Error::Certificate(
+                    1003,
+                    format!("unsupported PEM block {other:?} (expected a certificate, CSR or CRL)"),
+                )),
             })
             .collect();
     }
@@ -331,7 +362,10 @@ pub fn detect(input: &[u8]) -> Result<Vec<Info>> {
     if let Ok(c) = crl(input) {
         return Ok(vec![Info::Crl(Box::new(c))]);
     }
-    Err(Error::Certificate(1003, "input is not a certificate, CSR or CRL (PEM or DER)".into()))
+    Err(Error::Certificate(
+        1003,
+        "input is not a certificate, CSR or CRL (PEM or DER)".into(),
+    ))
 }
 
 /// Pretty JSON as cfssl-certinfo prints it (2-space indent, Go escaping, trailing newline).
@@ -353,7 +387,10 @@ mod tests {
     #[test]
     fn key_ids_are_zero_padded() {
         assert_eq!(key_id_hex(&[0xf1, 0x04, 0x63]), "F1:04:63");
-        assert_eq!(rfc3339(::time::macros::datetime!(2026-11-22 01:16:00 UTC)), "2026-11-22T01:16:00Z");
+        assert_eq!(
+            rfc3339(::time::macros::datetime!(2026-11-22 01:16:00 UTC)),
+            "2026-11-22T01:16:00Z"
+        );
     }
 
     #[test]

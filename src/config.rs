@@ -280,7 +280,11 @@ impl Signing {
                 5400,
                 format!(
                     "Unknown policy profile {name:?}; available profiles: {}",
-                    if names.is_empty() { "(none; only the default)".into() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "(none; only the default)".into()
+                    } else {
+                        names.join(", ")
+                    }
                 ),
             )
         })
@@ -319,23 +323,37 @@ fn build_profile(
         return Err(at("both remote and auth_remote are set; pick one"));
     }
     if !raw.remote.is_empty() && !remotes.contains_key(&raw.remote) {
-        return Err(at(&format!("failed to find remote {:?} in remotes section", raw.remote)));
+        return Err(at(&format!(
+            "failed to find remote {:?} in remotes section",
+            raw.remote
+        )));
     }
     let auth_remote = match raw.auth_remote {
         Some(ar) => {
             if !remotes.contains_key(&ar.remote) {
-                return Err(at(&format!("failed to find remote {:?} in remotes section", ar.remote)));
+                return Err(at(&format!(
+                    "failed to find remote {:?} in remotes section",
+                    ar.remote
+                )));
             }
             if !auth_keys.contains_key(&ar.auth_key) {
-                return Err(at(&format!("failed to find auth_key {:?} in auth_keys section", ar.auth_key)));
+                return Err(at(&format!(
+                    "failed to find auth_key {:?} in auth_keys section",
+                    ar.auth_key
+                )));
             }
-            Some(AuthRemote { remote: ar.remote, auth_key: ar.auth_key })
+            Some(AuthRemote {
+                remote: ar.remote,
+                auth_key: ar.auth_key,
+            })
         }
         None => None,
     };
     for k in [&raw.auth_key, &raw.prev_auth_key] {
         if !k.is_empty() && !auth_keys.contains_key(k) {
-            return Err(at(&format!("failed to find auth_key {k:?} in auth_keys section")));
+            return Err(at(&format!(
+                "failed to find auth_key {k:?} in auth_keys section"
+            )));
         }
     }
     let is_local = raw.remote.is_empty() && auth_remote.is_none();
@@ -381,8 +399,18 @@ fn build_profile(
     } else {
         parse_go(&raw.backdate).map_err(|e| at(&e.message()))?
     };
-    let not_before = raw.not_before.as_deref().filter(|s| !s.is_empty()).map(|s| parse_time(s, "not_before")).transpose()?;
-    let not_after = raw.not_after.as_deref().filter(|s| !s.is_empty()).map(|s| parse_time(s, "not_after")).transpose()?;
+    let not_before = raw
+        .not_before
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_time(s, "not_before"))
+        .transpose()?;
+    let not_after = raw
+        .not_after
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_time(s, "not_after"))
+        .transpose()?;
     if let (Some(b), Some(a)) = (not_before, not_after) {
         if a <= b {
             return Err(at("not_after is before not_before"));
@@ -445,7 +473,10 @@ impl Config {
         };
         for (name, k) in &raw.auth_keys {
             if k.kind != "standard" {
-                return Err(cfg_err(format!("auth key {name:?}: unknown authentication type {:?}", k.kind)));
+                return Err(cfg_err(format!(
+                    "auth key {name:?}: unknown authentication type {:?}",
+                    k.kind
+                )));
             }
         }
         let default = match signing.default {
@@ -457,7 +488,11 @@ impl Config {
             let built = build_profile(&name, p, false, &raw.auth_keys, &raw.remotes)?;
             profiles.insert(name, built);
         }
-        Ok(Config { signing: Signing { default, profiles }, auth_keys: raw.auth_keys, remotes: raw.remotes })
+        Ok(Config {
+            signing: Signing { default, profiles },
+            auth_keys: raw.auth_keys,
+            remotes: raw.remotes,
+        })
     }
 
     /// Replaces `env:`/`file:` auth key references with their values using `read` (the caller's
@@ -478,12 +513,18 @@ impl Config {
 
     /// The decoded HMAC key bytes of an auth key name.
     pub fn auth_key_bytes(&self, name: &str) -> Option<Vec<u8>> {
-        self.auth_keys.get(name).and_then(|k| hex::decode(&k.key).ok())
+        self.auth_keys
+            .get(name)
+            .and_then(|k| hex::decode(&k.key).ok())
     }
 
     /// A config with only the given signing policy.
     pub fn from_signing(signing: Signing) -> Self {
-        Config { signing, auth_keys: BTreeMap::new(), remotes: BTreeMap::new() }
+        Config {
+            signing,
+            auth_keys: BTreeMap::new(),
+            remotes: BTreeMap::new(),
+        }
     }
 }
 
@@ -532,13 +573,34 @@ mod tests {
     fn bad_configs_are_5200() {
         for (bad, needle) in [
             (r#"{}"#, "No \"signing\""),
-            (r#"{"signing":{"profiles":{"a":{"usages":["server auth"],"expiry":"365d"}}}}"#, "unknown unit"),
-            (r#"{"signing":{"profiles":{"a":{"usages":["server auth"]}}}}"#, "empty expiry"),
-            (r#"{"signing":{"profiles":{"a":{"usages":[],"expiry":"1h"}}}}"#, "no usages"),
-            (r#"{"signing":{"profiles":{"a":{"usages":["sever auth"],"expiry":"1h"}}}}"#, "unknown usage"),
-            (r#"{"signing":{"profiles":{"a":{"usages":["server auth"],"expiry":"1h","name_whitelist":"("}}}}"#, "whitelist"),
-            (r#"{"signing":{"profiles":{"a":{"usages":["server auth"],"expiry":"1h","auth_key":"k"}}}}"#, "auth_key"),
-            (r#"{"signing":{"default":{"expiry":"1h"}},"auth_keys":{"k":{"type":"fancy","key":"00"}}}"#, "authentication type"),
+            (
+                r#"{"signing":{"profiles":{"a":{"usages":["server auth"],"expiry":"365d"}}}}"#,
+                "unknown unit",
+            ),
+            (
+                r#"{"signing":{"profiles":{"a":{"usages":["server auth"]}}}}"#,
+                "empty expiry",
+            ),
+            (
+                r#"{"signing":{"profiles":{"a":{"usages":[],"expiry":"1h"}}}}"#,
+                "no usages",
+            ),
+            (
+                r#"{"signing":{"profiles":{"a":{"usages":["sever auth"],"expiry":"1h"}}}}"#,
+                "unknown usage",
+            ),
+            (
+                r#"{"signing":{"profiles":{"a":{"usages":["server auth"],"expiry":"1h","name_whitelist":"("}}}}"#,
+                "whitelist",
+            ),
+            (
+                r#"{"signing":{"profiles":{"a":{"usages":["server auth"],"expiry":"1h","auth_key":"k"}}}}"#,
+                "auth_key",
+            ),
+            (
+                r#"{"signing":{"default":{"expiry":"1h"}},"auth_keys":{"k":{"type":"fancy","key":"00"}}}"#,
+                "authentication type",
+            ),
             (r#"not json"#, "unmarshal"),
         ] {
             let e = Config::from_json(bad.as_bytes()).unwrap_err();

@@ -3,7 +3,7 @@
 
 use crate::der::RevokedEntry;
 use crate::error::{Error, Result};
-use crate::signer::{serial_from_decimal, Ca};
+use crate::signer::{Ca, serial_from_decimal};
 use time::{Duration, OffsetDateTime};
 
 /// Parses a revocation reason: a case-insensitive RFC 5280 name, or a number 0–10 except 7.
@@ -28,7 +28,10 @@ pub fn parse_reason(s: &str) -> Result<u8> {
     }
     match s.parse::<u8>() {
         Ok(n) if n <= 10 && n != 7 => Ok(n),
-        _ => Err(Error::Revocation(8200, format!("Invalid revocation status: invalid reason code {s:?}"))),
+        _ => Err(Error::Revocation(
+            8200,
+            format!("Invalid revocation status: invalid reason code {s:?}"),
+        )),
     }
 }
 
@@ -42,7 +45,13 @@ pub fn build(
 ) -> Result<Vec<u8>> {
     let revoked = entries
         .iter()
-        .map(|(s, t, r)| Ok(RevokedEntry { serial: serial_from_decimal(s)?, revoked_at: *t, reason: *r }))
+        .map(|(s, t, r)| {
+            Ok(RevokedEntry {
+                serial: serial_from_decimal(s)?,
+                revoked_at: *t,
+                reason: *r,
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     ca.sign_crl(&revoked, now, now + validity, number)
 }
@@ -64,14 +73,28 @@ mod tests {
     #[test]
     fn crl_parses_with_entries_and_number() {
         use crate::csr::CertificateRequest;
-        let ss = crate::issue::init_ca(&CertificateRequest::from_json(br#"{"CN":"crl ca"}"#).unwrap(), None).unwrap();
+        let ss = crate::issue::init_ca(
+            &CertificateRequest::from_json(br#"{"CN":"crl ca"}"#).unwrap(),
+            None,
+        )
+        .unwrap();
         let ca = Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap();
         let now = OffsetDateTime::now_utc();
-        let der = build(&ca, &[("12345".into(), now, 1), ("999".into(), now, 0)], now, Duration::hours(168), 7).unwrap();
+        let der = build(
+            &ca,
+            &[("12345".into(), now, 1), ("999".into(), now, 0)],
+            now,
+            Duration::hours(168),
+            7,
+        )
+        .unwrap();
         let info = crate::certinfo::crl(&der).unwrap();
         assert_eq!(info.crl_number, "7");
         assert_eq!(info.revoked_certificates.len(), 2);
         assert_eq!(info.revoked_certificates[0].serial_number, "12345");
-        assert_eq!(info.authority_key_id.replace(':', "").to_lowercase(), ca.aki_hex());
+        assert_eq!(
+            info.authority_key_id.replace(':', "").to_lowercase(),
+            ca.aki_hex()
+        );
     }
 }

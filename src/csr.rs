@@ -2,7 +2,7 @@
 //! SANs, PKCS#10 generation, and parsing + signature verification of PEM/DER CSRs.
 //! Pure: no files, no network; knows nothing of profiles or signing policy.
 
-use crate::der::{self, oid, NameAttr, Sans};
+use crate::der::{self, NameAttr, Sans, oid};
 use crate::error::{Error, Result};
 use crate::jsonci;
 use crate::keys::{KeyAlgo, PrivateKey};
@@ -139,7 +139,10 @@ impl CertificateRequest {
         }
         for n in &self.names {
             for (k, v) in &n.oid {
-                out.push(NameAttr { oid: parse_oid(k)?, value: v.clone() });
+                out.push(NameAttr {
+                    oid: parse_oid(k)?,
+                    value: v.clone(),
+                });
             }
         }
         Ok(out)
@@ -149,7 +152,9 @@ impl CertificateRequest {
     pub fn has_subject(&self) -> bool {
         !self.cn.trim().is_empty()
             || self.names.iter().any(|n| {
-                [&n.c, &n.st, &n.l, &n.o, &n.ou].iter().any(|v| !v.trim().is_empty())
+                [&n.c, &n.st, &n.l, &n.o, &n.ou]
+                    .iter()
+                    .any(|v| !v.trim().is_empty())
             })
     }
 }
@@ -206,7 +211,9 @@ fn is_request_uri(h: &str) -> bool {
     if h.starts_with('/') {
         return true;
     }
-    let Some(colon) = h.find(':') else { return false };
+    let Some(colon) = h.find(':') else {
+        return false;
+    };
     let scheme = &h[..colon];
     let mut chars = scheme.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
@@ -230,7 +237,11 @@ pub struct Generated {
 pub fn generate(req: &CertificateRequest) -> Result<Generated> {
     let key = PrivateKey::generate(req.key_algo()?)?;
     let (csr_der, csr_pem) = csr_for_key(req, &key)?;
-    Ok(Generated { key, csr_der, csr_pem })
+    Ok(Generated {
+        key,
+        csr_der,
+        csr_pem,
+    })
 }
 
 /// Builds and signs a CSR for an existing key.
@@ -300,7 +311,10 @@ pub fn parse_der(bytes: &[u8]) -> Result<ParsedCsr> {
     let (rest, csr) = X509CertificationRequest::from_der(bytes)
         .map_err(|e| Error::Csr(9003, format!("CSR Parsing failed: {e}")))?;
     if !rest.is_empty() {
-        return Err(Error::Csr(9003, "CSR Parsing failed: trailing data after the CSR".into()));
+        return Err(Error::Csr(
+            9003,
+            "CSR Parsing failed: trailing data after the CSR".into(),
+        ));
     }
     let info = &csr.certification_request_info;
     let spki = &info.subject_pki;
@@ -446,9 +460,19 @@ mod tests {
         assert_eq!(r.cn, "x");
         assert_eq!(r.hosts.as_deref(), Some(&["a".to_string()][..]));
         assert_eq!(r.key_algo().unwrap(), KeyAlgo::EcdsaP384);
-        let ous: Vec<_> = r.subject_attrs().unwrap().into_iter().filter(|a| a.oid == oid::OU).collect();
+        let ous: Vec<_> = r
+            .subject_attrs()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.oid == oid::OU)
+            .collect();
         assert_eq!(ous.len(), 2);
-        assert!(CertificateRequest::from_json(br#"{"CN": 5}"#).unwrap_err().code() == 7200);
+        assert!(
+            CertificateRequest::from_json(br#"{"CN": 5}"#)
+                .unwrap_err()
+                .code()
+                == 7200
+        );
     }
 
     #[test]
@@ -462,7 +486,10 @@ mod tests {
         assert_eq!(p.common_name(), "ca");
         assert_eq!(p.sans.dns, vec!["a.example"]);
         assert_eq!(p.basic_constraints, Some((true, Some(1))));
-        assert_eq!(p.subject_attrs.iter().filter(|a| a.oid == oid::OU).count(), 2);
+        assert_eq!(
+            p.subject_attrs.iter().filter(|a| a.oid == oid::OU).count(),
+            2
+        );
         assert_eq!(p.key_algo, KeyAlgo::EcdsaP256);
     }
 
@@ -476,6 +503,9 @@ mod tests {
         assert_eq!(parse_der(&der).unwrap_err().code(), 9300);
         assert_eq!(parse_pem(b"junk").unwrap_err().code(), 9002);
         let cert_pem = crate::keys::pem_encode("CERTIFICATE", &g.csr_der);
-        assert_eq!(parse_pem(cert_pem.as_bytes()).unwrap_err().message(), "not a csr");
+        assert_eq!(
+            parse_pem(cert_pem.as_bytes()).unwrap_err().message(),
+            "not a csr"
+        );
     }
 }

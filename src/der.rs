@@ -96,7 +96,10 @@ pub struct NameAttr {
 impl NameAttr {
     /// Builds an attribute from a well-known OID.
     pub fn new(oid: &[u64], value: impl Into<String>) -> Self {
-        NameAttr { oid: oid.to_vec(), value: value.into() }
+        NameAttr {
+            oid: oid.to_vec(),
+            value: value.into(),
+        }
     }
 }
 
@@ -104,7 +107,10 @@ impl NameAttr {
 fn is_printable(s: &str) -> bool {
     s.bytes().all(|b| {
         b.is_ascii_alphanumeric()
-            || matches!(b, b' ' | b'\'' | b'(' | b')' | b'+' | b',' | b'-' | b'.' | b'/' | b':')
+            || matches!(
+                b,
+                b' ' | b'\'' | b'(' | b')' | b'+' | b',' | b'-' | b'.' | b'/' | b':'
+            )
             || matches!(b, b'=' | b'?' | b'*')
     })
 }
@@ -122,10 +128,16 @@ fn write_ia5(w: DERWriter, s: &str) {
 pub fn encode_name(attrs: &[NameAttr]) -> Result<Vec<u8>> {
     for a in attrs {
         if a.oid == oid::EMAIL && !a.value.is_ascii() {
-            return Err(Error::Csr(9400, format!("email address {:?} is not ASCII", a.value)));
+            return Err(Error::Csr(
+                9400,
+                format!("email address {:?} is not ASCII", a.value),
+            ));
         }
         if a.oid == oid::C && (a.value.len() != 2 || !is_printable(&a.value)) {
-            return Err(Error::Csr(9400, format!("country {:?} must be a two-letter code", a.value)));
+            return Err(Error::Csr(
+                9400,
+                format!("country {:?} must be a two-letter code", a.value),
+            ));
         }
         if a.oid.len() < 2 || a.oid[0] > 2 || (a.oid[0] < 2 && a.oid[1] > 39) {
             return Err(Error::Csr(9400, "invalid attribute OID".into()));
@@ -164,7 +176,11 @@ pub struct Extension {
 
 impl Extension {
     fn new(oid: &[u64], critical: bool, value: Vec<u8>) -> Self {
-        Extension { oid: oid.to_vec(), critical, value }
+        Extension {
+            oid: oid.to_vec(),
+            critical,
+            value,
+        }
     }
 }
 
@@ -231,7 +247,10 @@ pub fn subject_key_id(id: &[u8]) -> Extension {
 /// authorityKeyIdentifier with the keyIdentifier field only.
 pub fn authority_key_id(id: &[u8]) -> Extension {
     let v = yasna::construct_der(|w| {
-        w.write_sequence(|w| w.next().write_tagged_implicit(Tag::context(0), |w| w.write_bytes(id)))
+        w.write_sequence(|w| {
+            w.next()
+                .write_tagged_implicit(Tag::context(0), |w| w.write_bytes(id))
+        })
     });
     Extension::new(oid::AKI, false, v)
 }
@@ -269,20 +288,24 @@ pub fn subject_alt_name(s: &Sans, critical: bool) -> Result<Extension> {
     let v = yasna::construct_der(|w| {
         w.write_sequence(|w| {
             for d in &s.dns {
-                w.next().write_tagged_implicit(Tag::context(2), |w| w.write_bytes(d.as_bytes()));
+                w.next()
+                    .write_tagged_implicit(Tag::context(2), |w| w.write_bytes(d.as_bytes()));
             }
             for e in &s.email {
-                w.next().write_tagged_implicit(Tag::context(1), |w| w.write_bytes(e.as_bytes()));
+                w.next()
+                    .write_tagged_implicit(Tag::context(1), |w| w.write_bytes(e.as_bytes()));
             }
             for ip in &s.ip {
                 let b = match ip {
                     IpAddr::V4(a) => a.octets().to_vec(),
                     IpAddr::V6(a) => a.octets().to_vec(),
                 };
-                w.next().write_tagged_implicit(Tag::context(7), |w| w.write_bytes(&b));
+                w.next()
+                    .write_tagged_implicit(Tag::context(7), |w| w.write_bytes(&b));
             }
             for u in &s.uri {
-                w.next().write_tagged_implicit(Tag::context(6), |w| w.write_bytes(u.as_bytes()));
+                w.next()
+                    .write_tagged_implicit(Tag::context(6), |w| w.write_bytes(u.as_bytes()));
             }
         })
     });
@@ -308,7 +331,9 @@ pub fn authority_info_access(ocsp: &[&str], issuers: &[&str]) -> Result<Extensio
                 for u in urls {
                     w.next().write_sequence(|w| {
                         w.next().write_oid(&ObjectIdentifier::from_slice(method));
-                        w.next().write_tagged_implicit(Tag::context(6), |w| w.write_bytes(u.as_bytes()));
+                        w.next().write_tagged_implicit(Tag::context(6), |w| {
+                            w.write_bytes(u.as_bytes())
+                        });
                     })
                 }
             }
@@ -363,13 +388,15 @@ pub fn certificate_policies(policies: &[Policy]) -> Result<Extension> {
                         w.next().write_sequence(|w| {
                             for c in &p.cps {
                                 w.next().write_sequence(|w| {
-                                    w.next().write_oid(&ObjectIdentifier::from_slice(oid::QT_CPS));
+                                    w.next()
+                                        .write_oid(&ObjectIdentifier::from_slice(oid::QT_CPS));
                                     write_ia5(w.next(), c);
                                 })
                             }
                             for n in &p.notices {
                                 w.next().write_sequence(|w| {
-                                    w.next().write_oid(&ObjectIdentifier::from_slice(oid::QT_UNOTICE));
+                                    w.next()
+                                        .write_oid(&ObjectIdentifier::from_slice(oid::QT_UNOTICE));
                                     w.next().write_sequence(|w| w.next().write_utf8_string(n));
                                 })
                             }
@@ -384,7 +411,11 @@ pub fn certificate_policies(policies: &[Policy]) -> Result<Extension> {
 
 /// id-pkix-ocsp-nocheck (value NULL).
 pub fn ocsp_nocheck() -> Extension {
-    Extension::new(oid::OCSP_NOCHECK, false, yasna::construct_der(|w| w.write_null()))
+    Extension::new(
+        oid::OCSP_NOCHECK,
+        false,
+        yasna::construct_der(|w| w.write_null()),
+    )
 }
 
 /// Writes an X.509 Time: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5).
@@ -450,7 +481,8 @@ pub fn tbs_certificate(t: &TbsCertificate<'_>) -> Vec<u8> {
             w.next().write_der(t.subject);
             w.next().write_der(t.spki);
             if !t.extensions.is_empty() {
-                w.next().write_tagged(Tag::context(3), |w| write_extensions(w, t.extensions));
+                w.next()
+                    .write_tagged(Tag::context(3), |w| write_extensions(w, t.extensions));
             }
         })
     })
@@ -479,7 +511,8 @@ pub fn csr_info(subject: &[u8], spki: &[u8], exts: &[Extension]) -> Vec<u8> {
                 w.write_set(|w| {
                     if !exts.is_empty() {
                         w.next().write_sequence(|w| {
-                            w.next().write_oid(&ObjectIdentifier::from_slice(oid::EXTENSION_REQUEST));
+                            w.next()
+                                .write_oid(&ObjectIdentifier::from_slice(oid::EXTENSION_REQUEST));
                             w.next().write_set(|w| write_extensions(w.next(), exts));
                         })
                     }
@@ -532,9 +565,14 @@ pub fn tbs_crl(
                     }
                 })
             }
-            let num = Extension::new(oid::CRL_NUMBER, false, yasna::construct_der(|w| w.write_u64(crl_number)));
+            let num = Extension::new(
+                oid::CRL_NUMBER,
+                false,
+                yasna::construct_der(|w| w.write_u64(crl_number)),
+            );
             let exts = [authority_key_id(aki), num];
-            w.next().write_tagged(Tag::context(0), |w| write_extensions(w, &exts));
+            w.next()
+                .write_tagged(Tag::context(0), |w| write_extensions(w, &exts));
         })
     })
 }
@@ -555,7 +593,8 @@ mod tests {
 
     #[test]
     fn names_use_printable_or_utf8() {
-        let n = encode_name(&[NameAttr::new(oid::CN, "*.a"), NameAttr::new(oid::O, "a&b")]).unwrap();
+        let n =
+            encode_name(&[NameAttr::new(oid::CN, "*.a"), NameAttr::new(oid::O, "a&b")]).unwrap();
         assert!(n.windows(5).any(|w| w == [0x13, 3, b'*', b'.', b'a']));
         assert!(n.windows(5).any(|w| w == [0x0c, 3, b'a', b'&', b'b']));
         assert!(encode_name(&[NameAttr::new(oid::C, "USA")]).is_err());
@@ -565,7 +604,10 @@ mod tests {
     #[test]
     fn ca_false_is_an_empty_sequence() {
         assert_eq!(basic_constraints(false, None).value, vec![0x30, 0]);
-        assert_eq!(basic_constraints(true, Some(0)).value, vec![0x30, 6, 1, 1, 0xff, 2, 1, 0]);
+        assert_eq!(
+            basic_constraints(true, Some(0)).value,
+            vec![0x30, 6, 1, 1, 0xff, 2, 1, 0]
+        );
     }
 
     #[test]

@@ -32,12 +32,16 @@ fn parse(orig: &str, human: bool) -> Result<Duration> {
     }
     let mut total: i128 = 0; // nanoseconds
     while !s.is_empty() {
-        let num_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+        let num_end = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
         if num_end == 0 {
             return Err(bad());
         }
         let (num, rest) = s.split_at(num_end);
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let (unit, rest) = rest.split_at(unit_end);
         let scale: i128 = match unit {
             "ns" => 1,
@@ -49,7 +53,12 @@ fn parse(orig: &str, human: bool) -> Result<Duration> {
             "d" if human => 86_400_000_000_000,
             "w" if human => 7 * 86_400_000_000_000,
             "y" if human => 365 * 86_400_000_000_000,
-            "" => return Err(Error::Policy(5200, format!("time: missing unit in duration {orig:?}"))),
+            "" => {
+                return Err(Error::Policy(
+                    5200,
+                    format!("time: missing unit in duration {orig:?}"),
+                ));
+            }
             u => {
                 return Err(Error::Policy(
                     5200,
@@ -64,7 +73,11 @@ fn parse(orig: &str, human: bool) -> Result<Duration> {
         if int_part.is_empty() && frac_part.is_empty() {
             return Err(bad());
         }
-        let ip: i128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| bad())? };
+        let ip: i128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| bad())?
+        };
         let mut v = ip.checked_mul(scale).ok_or_else(bad)?;
         if !frac_part.is_empty() {
             let digits = frac_part.len().min(18) as u32;

@@ -6,7 +6,7 @@
 use crate::config::{Signing, SigningProfile};
 use crate::csr::{self, CertificateRequest};
 use crate::error::{CodedMessage, Error, Result};
-use crate::keys::{pem_encode, PrivateKey};
+use crate::keys::{PrivateKey, pem_encode};
 use crate::policy::{self, Overrides};
 use crate::signer::{self, Ca};
 use time::{Duration, OffsetDateTime};
@@ -81,8 +81,18 @@ pub fn sign(ca: &Ca, signing: &Signing, req: &SignRequest) -> Result<Issued> {
     let now = OffsetDateTime::now_utc();
     let profile = local_profile(signing, &req.profile)?;
     let parsed = csr::parse_pem(&req.csr_pem)?;
-    let over = Overrides { hosts: req.hosts.clone(), subject: req.subject.clone() };
-    let t = policy::leaf_template(profile, &parsed, &over, ca.facts(), now, signer::new_serial()?)?;
+    let over = Overrides {
+        hosts: req.hosts.clone(),
+        subject: req.subject.clone(),
+    };
+    let t = policy::leaf_template(
+        profile,
+        &parsed,
+        &over,
+        ca.facts(),
+        now,
+        signer::new_serial()?,
+    )?;
     let cert_der = ca.sign(&t, now)?;
     Ok(Issued {
         cert_pem: pem_encode("CERTIFICATE", &cert_der),
@@ -111,9 +121,18 @@ pub struct NewCert {
 }
 
 /// Generates a key and CSR from CSR JSON and signs it with `ca` under `profile`.
-pub fn new_cert(ca: &Ca, signing: &Signing, req: &CertificateRequest, profile: &str, label: &str) -> Result<NewCert> {
+pub fn new_cert(
+    ca: &Ca,
+    signing: &Signing,
+    req: &CertificateRequest,
+    profile: &str,
+    label: &str,
+) -> Result<NewCert> {
     if req.ca.is_some() {
-        return Err(Error::Policy(5300, "ca section only permitted in initca".into()));
+        return Err(Error::Policy(
+            5300,
+            "ca section only permitted in initca".into(),
+        ));
     }
     local_profile(signing, profile)?; // fail before generating a key
     let g = csr::generate(req)?;
@@ -127,7 +146,11 @@ pub fn new_cert(ca: &Ca, signing: &Signing, req: &CertificateRequest, profile: &
     if req.hosts.as_ref().is_none_or(|h| h.is_empty()) {
         issued.warnings.push(hosts_warning());
     }
-    Ok(NewCert { key_pem: g.key.to_cfssl_pem()?, csr_pem: g.csr_pem, issued })
+    Ok(NewCert {
+        key_pem: g.key.to_cfssl_pem()?,
+        csr_pem: g.csr_pem,
+        issued,
+    })
 }
 
 /// A new self-signed certificate with its key and CSR (`-initca`, `selfsign`).
@@ -156,7 +179,12 @@ pub fn init_ca(req: &CertificateRequest, key: Option<PrivateKey>) -> Result<Self
     };
     let (csr_der, csr_pem) = csr::csr_for_key(req, &key)?;
     let parsed = csr::parse_der(&csr_der)?;
-    let t = policy::ca_template(req, &parsed, OffsetDateTime::now_utc(), signer::new_serial()?)?;
+    let t = policy::ca_template(
+        req,
+        &parsed,
+        OffsetDateTime::now_utc(),
+        signer::new_serial()?,
+    )?;
     let cert_der = signer::self_sign(&key, &t)?;
     Ok(SelfSigned {
         key,
@@ -196,7 +224,8 @@ mod tests {
     use super::*;
 
     fn test_ca() -> Ca {
-        let req = CertificateRequest::from_json(br#"{"CN":"kpki test CA","names":[{"O":"kpki"}]}"#).unwrap();
+        let req = CertificateRequest::from_json(br#"{"CN":"kpki test CA","names":[{"O":"kpki"}]}"#)
+            .unwrap();
         let ss = init_ca(&req, None).unwrap();
         Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap()
     }
@@ -206,7 +235,9 @@ mod tests {
         use x509_parser::prelude::*;
         let ca = test_ca();
         let signing = crate::profiles::builtin().signing;
-        let req = CertificateRequest::from_json(br#"{"CN":"etcd-1","hosts":["127.0.0.1","localhost"]}"#).unwrap();
+        let req =
+            CertificateRequest::from_json(br#"{"CN":"etcd-1","hosts":["127.0.0.1","localhost"]}"#)
+                .unwrap();
         let nc = new_cert(&ca, &signing, &req, "etcd", "").unwrap();
         assert!(nc.issued.warnings.is_empty());
         let (_, c) = X509Certificate::from_der(&nc.issued.cert_der).unwrap();
@@ -215,10 +246,15 @@ mod tests {
         c.verify_signature(Some(ca_cert.public_key())).unwrap();
         assert_eq!(c.serial.to_string(), nc.issued.serial);
         assert_eq!(nc.issued.dns_sans, vec!["localhost"]);
-        let aki = c.extensions().iter().find_map(|e| match e.parsed_extension() {
-            ParsedExtension::AuthorityKeyIdentifier(a) => a.key_identifier.as_ref().map(|k| k.0.to_vec()),
-            _ => None,
-        });
+        let aki = c
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    a.key_identifier.as_ref().map(|k| k.0.to_vec())
+                }
+                _ => None,
+            });
         assert_eq!(aki.unwrap(), ca.ski);
         let ekus = c.extended_key_usage().unwrap().unwrap().value;
         assert!(ekus.server_auth && ekus.client_auth);
@@ -229,19 +265,36 @@ mod tests {
         let ca = test_ca();
         let signing = crate::profiles::builtin().signing;
         let req = CertificateRequest::from_json(br#"{"CN":"admin"}"#).unwrap();
-        assert_eq!(new_cert(&ca, &signing, &req, "nope", "").unwrap_err().code(), 5400);
+        assert_eq!(
+            new_cert(&ca, &signing, &req, "nope", "")
+                .unwrap_err()
+                .code(),
+            5400
+        );
         let nc = new_cert(&ca, &signing, &req, "client", "").unwrap();
         assert_eq!(nc.issued.warnings[0].code, 5300);
         let ca_req = CertificateRequest::from_json(br#"{"CN":"x","ca":{}}"#).unwrap();
-        assert_eq!(new_cert(&ca, &signing, &ca_req, "", "").unwrap_err().message(), "ca section only permitted in initca");
+        assert_eq!(
+            new_cert(&ca, &signing, &ca_req, "", "")
+                .unwrap_err()
+                .message(),
+            "ca section only permitted in initca"
+        );
     }
 
     #[test]
     fn initca_needs_a_subject_and_key_must_match() {
         let e = init_ca(&CertificateRequest::default(), None).unwrap_err();
         assert_eq!(e.message(), "missing subject information");
-        let ss = init_ca(&CertificateRequest::from_json(br#"{"CN":"a"}"#).unwrap(), None).unwrap();
+        let ss = init_ca(
+            &CertificateRequest::from_json(br#"{"CN":"a"}"#).unwrap(),
+            None,
+        )
+        .unwrap();
         let other = PrivateKey::generate(crate::keys::KeyAlgo::EcdsaP256).unwrap();
-        assert_eq!(Ca::new(ss.cert_pem.as_bytes(), other).unwrap_err().code(), 2300);
+        assert_eq!(
+            Ca::new(ss.cert_pem.as_bytes(), other).unwrap_err().code(),
+            2300
+        );
     }
 }

@@ -5,8 +5,8 @@
 //! struct fields opt in with `#[serde(deserialize_with = "jsonci::de")]` (or the `de_opt`,
 //! `de_vec`, `de_map` variants). Rust field names are therefore the lower-case JSON names.
 
-use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -90,7 +90,9 @@ pub fn go_escape(s: &str) -> String {
     if !s.contains(['&', '<', '>']) {
         return s.to_string();
     }
-    s.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e")
+    s.replace('&', "\\u0026")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
 }
 
 #[cfg(test)]
@@ -112,10 +114,8 @@ mod tests {
 
     #[test]
     fn keys_match_case_insensitively_but_map_keys_keep_case() {
-        let o: Outer = from_slice(
-            br#"{"CN":"x","Names":[{"C":"US"}],"PROFILES":{"WWW":{"c":"1"}}}"#,
-        )
-        .unwrap();
+        let o: Outer =
+            from_slice(br#"{"CN":"x","Names":[{"C":"US"}],"PROFILES":{"WWW":{"c":"1"}}}"#).unwrap();
         assert_eq!(o.cn, "x");
         assert_eq!(o.names[0].c, "US");
         assert_eq!(o.profiles["WWW"].c, "1");
@@ -123,6 +123,9 @@ mod tests {
 
     #[test]
     fn go_escaping() {
-        assert_eq!(to_go_json(&serde_json::json!({"a":"<&>"})), r#"{"a":"\u003c\u0026\u003e"}"#);
+        assert_eq!(
+            to_go_json(&serde_json::json!({"a":"<&>"})),
+            r#"{"a":"\u003c\u0026\u003e"}"#
+        );
     }
 }

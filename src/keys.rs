@@ -5,8 +5,8 @@
 use crate::der::oid;
 use crate::error::{Error, Result};
 use aws_lc_rs::signature::{
-    EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
-    ECDSA_P521_SHA512_ASN1_SIGNING,
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, ECDSA_P521_SHA512_ASN1_SIGNING,
+    EcdsaKeyPair,
 };
 use pkcs8::der::{Decode, Encode};
 use rcgen::{PublicKeyData, SigningKey};
@@ -67,13 +67,34 @@ impl KeyAlgo {
     /// The signature algorithm a key of this type signs with (cfssl §7.1).
     pub fn sig_alg(&self) -> SigAlg {
         match self {
-            KeyAlgo::EcdsaP256 => SigAlg { oid: oid::ECDSA_SHA256, name: "ECDSAWithSHA256" },
-            KeyAlgo::EcdsaP384 => SigAlg { oid: oid::ECDSA_SHA384, name: "ECDSAWithSHA384" },
-            KeyAlgo::EcdsaP521 => SigAlg { oid: oid::ECDSA_SHA512, name: "ECDSAWithSHA512" },
-            KeyAlgo::Rsa(b) if *b >= 4096 => SigAlg { oid: oid::RSA_SHA512, name: "SHA512WithRSA" },
-            KeyAlgo::Rsa(b) if *b >= 3072 => SigAlg { oid: oid::RSA_SHA384, name: "SHA384WithRSA" },
-            KeyAlgo::Rsa(_) => SigAlg { oid: oid::RSA_SHA256, name: "SHA256WithRSA" },
-            KeyAlgo::Ed25519 => SigAlg { oid: oid::ED25519, name: "Ed25519" },
+            KeyAlgo::EcdsaP256 => SigAlg {
+                oid: oid::ECDSA_SHA256,
+                name: "ECDSAWithSHA256",
+            },
+            KeyAlgo::EcdsaP384 => SigAlg {
+                oid: oid::ECDSA_SHA384,
+                name: "ECDSAWithSHA384",
+            },
+            KeyAlgo::EcdsaP521 => SigAlg {
+                oid: oid::ECDSA_SHA512,
+                name: "ECDSAWithSHA512",
+            },
+            KeyAlgo::Rsa(b) if *b >= 4096 => SigAlg {
+                oid: oid::RSA_SHA512,
+                name: "SHA512WithRSA",
+            },
+            KeyAlgo::Rsa(b) if *b >= 3072 => SigAlg {
+                oid: oid::RSA_SHA384,
+                name: "SHA384WithRSA",
+            },
+            KeyAlgo::Rsa(_) => SigAlg {
+                oid: oid::RSA_SHA256,
+                name: "SHA256WithRSA",
+            },
+            KeyAlgo::Ed25519 => SigAlg {
+                oid: oid::ED25519,
+                name: "Ed25519",
+            },
         }
     }
 
@@ -149,7 +170,9 @@ impl PrivateKey {
                 let kp = aws_lc_rs::rsa::KeyPair::generate(size).map_err(gen_err)?;
                 kp.as_der().map_err(gen_err)?.as_ref().to_vec()
             }
-            _ => rcgen::KeyPair::generate_for(algo.rcgen_alg()).map_err(gen_err)?.serialize_der(),
+            _ => rcgen::KeyPair::generate_for(algo.rcgen_alg())
+                .map_err(gen_err)?
+                .serialize_der(),
         };
         Self::from_pkcs8(pkcs8)
     }
@@ -204,7 +227,11 @@ impl PrivateKey {
             .into_iter()
             .find(|b| b.tag() != "EC PARAMETERS")
             .ok_or_else(no_pem)?;
-        if block.headers().get("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED")) {
+        if block
+            .headers()
+            .get("Proc-Type")
+            .is_some_and(|v| v.contains("ENCRYPTED"))
+        {
             // cfssl compat: legacy OpenSSL PEM encryption is reported as 2100.
             return Err(Error::PrivateKey(2100, "Private key is encrypted.".into()));
         }
@@ -217,9 +244,13 @@ impl PrivateKey {
                         "Private key is encrypted. (give the passphrase with -ca-key-passphrase env:VAR or file:PATH)".into(),
                     ));
                 };
-                let enc = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(|_| parse_err())?;
+                let enc = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
+                    .map_err(|_| parse_err())?;
                 let doc = enc.decrypt(pass).map_err(|_| {
-                    Error::PrivateKey(2003, "Failed to decrypt private key: wrong passphrase?".into())
+                    Error::PrivateKey(
+                        2003,
+                        "Failed to decrypt private key: wrong passphrase?".into(),
+                    )
                 })?;
                 Self::from_pkcs8(doc.as_bytes().to_vec())
             }
@@ -298,14 +329,18 @@ impl PrivateKey {
             KeyAlgo::Ed25519 => ("PRIVATE KEY", Zeroizing::new(self.pkcs8.to_vec())),
             _ => {
                 let curve = info.algorithm.parameters_oid().map_err(|_| parse_err())?;
-                let mut ec = sec1::EcPrivateKey::from_der(info.private_key).map_err(|_| parse_err())?;
+                let mut ec =
+                    sec1::EcPrivateKey::from_der(info.private_key).map_err(|_| parse_err())?;
                 ec.parameters = Some(sec1::EcParameters::NamedCurve(curve));
                 let pk_owned;
                 if ec.public_key.is_none() {
                     pk_owned = self.public_key_bits().to_vec();
                     ec.public_key = Some(&pk_owned);
                 }
-                ("EC PRIVATE KEY", Zeroizing::new(ec.to_der().map_err(|_| parse_err())?))
+                (
+                    "EC PRIVATE KEY",
+                    Zeroizing::new(ec.to_der().map_err(|_| parse_err())?),
+                )
             }
         };
         Ok(pem_encode(tag, &der))
@@ -328,7 +363,9 @@ impl PrivateKey {
         let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(rounds, &salt, &iv)
             .map_err(gen_err)?;
         let info = pkcs8::PrivateKeyInfo::from_der(&self.pkcs8).map_err(|_| parse_err())?;
-        let doc = info.encrypt_with_params(params, passphrase).map_err(gen_err)?;
+        let doc = info
+            .encrypt_with_params(params, passphrase)
+            .map_err(gen_err)?;
         Ok(pem_encode("ENCRYPTED PRIVATE KEY", doc.as_bytes()))
     }
 }
@@ -343,20 +380,29 @@ fn rsa_reject(e: aws_lc_rs::error::KeyRejected) -> Error {
 }
 
 fn no_pem() -> Error {
-    Error::PrivateKey(2002, "Failed to decode private key: no PEM block found".into())
+    Error::PrivateKey(
+        2002,
+        "Failed to decode private key: no PEM block found".into(),
+    )
 }
 
 /// PEM-encodes DER with 64-column lines and a trailing newline (as Go's pem.Encode).
 pub fn pem_encode(tag: &str, der: &[u8]) -> String {
     let p = pem::Pem::new(tag, der.to_vec());
-    pem::encode_config(&p, pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF))
+    pem::encode_config(
+        &p,
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
 }
 
 /// SHA-1 of the subjectPublicKey bits: RFC 5280 §4.2.1.2 method (1), as cfssl/Go/openssl use.
 pub fn key_id(public_key_bits: &[u8]) -> Vec<u8> {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, public_key_bits)
-        .as_ref()
-        .to_vec()
+    aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        public_key_bits,
+    )
+    .as_ref()
+    .to_vec()
 }
 
 #[cfg(test)]
@@ -365,13 +411,28 @@ mod tests {
 
     #[test]
     fn request_sizes_follow_cfssl() {
-        assert_eq!(KeyAlgo::from_request("ecdsa", 0).unwrap(), KeyAlgo::EcdsaP256);
+        assert_eq!(
+            KeyAlgo::from_request("ecdsa", 0).unwrap(),
+            KeyAlgo::EcdsaP256
+        );
         assert_eq!(KeyAlgo::from_request("", 384).unwrap(), KeyAlgo::EcdsaP384);
-        assert_eq!(KeyAlgo::from_request("RSA", 4096).unwrap(), KeyAlgo::Rsa(4096));
+        assert_eq!(
+            KeyAlgo::from_request("RSA", 4096).unwrap(),
+            KeyAlgo::Rsa(4096)
+        );
         let weak = KeyAlgo::from_request("rsa", 1024).unwrap_err();
-        assert_eq!(weak.to_json(), r#"{"code":2400,"message":"RSA key is too weak"}"#);
-        assert_eq!(KeyAlgo::from_request("ecdsa", 224).unwrap_err().message(), "invalid curve");
-        assert_eq!(KeyAlgo::from_request("dsa", 0).unwrap_err().message(), "invalid algorithm");
+        assert_eq!(
+            weak.to_json(),
+            r#"{"code":2400,"message":"RSA key is too weak"}"#
+        );
+        assert_eq!(
+            KeyAlgo::from_request("ecdsa", 224).unwrap_err().message(),
+            "invalid curve"
+        );
+        assert_eq!(
+            KeyAlgo::from_request("dsa", 0).unwrap_err().message(),
+            "invalid algorithm"
+        );
     }
 
     #[test]
@@ -385,7 +446,10 @@ mod tests {
         ] {
             let k = PrivateKey::generate(algo).unwrap();
             let pem = k.to_cfssl_pem().unwrap();
-            assert!(pem.starts_with(&format!("-----BEGIN {tag}-----\n")), "{pem}");
+            assert!(
+                pem.starts_with(&format!("-----BEGIN {tag}-----\n")),
+                "{pem}"
+            );
             let back = PrivateKey::from_pem(pem.as_bytes(), None).unwrap();
             assert_eq!(back.algo(), algo);
             assert_eq!(back.spki_der(), k.spki_der());
@@ -398,7 +462,12 @@ mod tests {
     fn encrypted_pkcs8_needs_the_right_passphrase() {
         let k = PrivateKey::generate(KeyAlgo::EcdsaP256).unwrap();
         let enc = k.to_encrypted_pem(b"s3cret", 1000).unwrap();
-        assert!(PrivateKey::from_pem(enc.as_bytes(), None).unwrap_err().code() == 2100);
+        assert!(
+            PrivateKey::from_pem(enc.as_bytes(), None)
+                .unwrap_err()
+                .code()
+                == 2100
+        );
         assert!(PrivateKey::from_pem(enc.as_bytes(), Some(b"nope")).is_err());
         let back = PrivateKey::from_pem(enc.as_bytes(), Some(b"s3cret")).unwrap();
         assert_eq!(back.spki_der(), k.spki_der());
@@ -406,8 +475,16 @@ mod tests {
 
     #[test]
     fn garbage_is_a_clean_error() {
-        assert_eq!(PrivateKey::from_pem(b"hello", None).unwrap_err().code(), 2002);
+        assert_eq!(
+            PrivateKey::from_pem(b"hello", None).unwrap_err().code(),
+            2002
+        );
         let bogus = pem_encode("PRIVATE KEY", b"\x30\x03\x02\x01\x00");
-        assert_eq!(PrivateKey::from_pem(bogus.as_bytes(), None).unwrap_err().code(), 2003);
+        assert_eq!(
+            PrivateKey::from_pem(bogus.as_bytes(), None)
+                .unwrap_err()
+                .code(),
+            2003
+        );
     }
 }

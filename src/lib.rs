@@ -2,16 +2,17 @@
 //! This file is the table of contents; it holds no logic.
 #![forbid(unsafe_code)]
 
-pub mod error;
-pub mod jsonci;
-pub mod duration;
-pub mod der;
-pub mod keys;
-pub mod csr;
-pub mod config;
-pub mod profiles;
-pub mod policy;
-pub mod signer;
 pub mod certinfo;
-pub mod issue;
+pub mod cli;
+pub mod config;
 pub mod crl;
+pub mod csr;
+pub mod der;
+pub mod duration;
+pub mod error;
+pub mod issue;
+pub mod jsonci;
+pub mod keys;
+pub mod policy;
+pub mod profiles;
+pub mod signer;

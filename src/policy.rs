@@ -1,9 +1,9 @@
 //! Decides what goes into a certificate: profile + parsed CSR + request overrides + issuer facts
 //! → a finished [`Template`], or a policy error. Pure: no keys, no signing, no I/O.
 
-use crate::config::{ku, SigningProfile};
+use crate::config::{SigningProfile, ku};
 use crate::csr::{self, CertificateRequest, ParsedCsr};
-use crate::der::{self, oid, NameAttr, Sans};
+use crate::der::{self, NameAttr, Sans, oid};
 use crate::duration::parse_go;
 use crate::error::{Error, Result};
 use crate::keys::KeyAlgo;
@@ -53,7 +53,11 @@ pub struct Template {
 impl Template {
     /// The first CN of the subject, or "".
     pub fn common_name(&self) -> String {
-        self.subject_attrs.iter().find(|a| a.oid == oid::CN).map(|a| a.value.clone()).unwrap_or_default()
+        self.subject_attrs
+            .iter()
+            .find(|a| a.oid == oid::CN)
+            .map(|a| a.value.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -99,7 +103,15 @@ pub fn usable_key_usage(key: KeyAlgo, bits: u16) -> u16 {
     }
 }
 
-const GO_ORDER: [&[u64]; 7] = [oid::C, oid::ST, oid::L, oid::O, oid::OU, oid::CN, oid::SERIAL_NUMBER];
+const GO_ORDER: [&[u64]; 7] = [
+    oid::C,
+    oid::ST,
+    oid::L,
+    oid::O,
+    oid::OU,
+    oid::CN,
+    oid::SERIAL_NUMBER,
+];
 
 /// Applies a subject override: every attribute type the override names replaces the CSR's
 /// values of that type; the result is written in Go's order (C, ST, L, O, OU, CN, serialNumber,
@@ -112,13 +124,20 @@ pub fn override_subject(base: &[NameAttr], over: &CertificateRequest) -> Result<
         .cloned()
         .collect();
     merged.extend(over_attrs);
-    let rank = |a: &NameAttr| GO_ORDER.iter().position(|o| *o == a.oid.as_slice()).unwrap_or(GO_ORDER.len());
+    let rank = |a: &NameAttr| {
+        GO_ORDER
+            .iter()
+            .position(|o| *o == a.oid.as_slice())
+            .unwrap_or(GO_ORDER.len())
+    };
     merged.sort_by_key(rank); // stable: keeps order within a type and among the rest
     Ok(merged)
 }
 
 fn whitelist_check(profile: &SigningProfile, cn: &str, sans: &Sans) -> Result<()> {
-    let Some(re) = &profile.name_whitelist else { return Ok(()) };
+    let Some(re) = &profile.name_whitelist else {
+        return Ok(());
+    };
     let names = std::iter::once(cn.to_string())
         .chain(sans.dns.iter().cloned())
         .chain(sans.email.iter().cloned())
@@ -127,7 +146,10 @@ fn whitelist_check(profile: &SigningProfile, cn: &str, sans: &Sans) -> Result<()
         if !re.is_match(&n) {
             return Err(Error::Policy(
                 5500,
-                format!("Request does not match policy whitelist: {n:?} does not match {:?}", re.as_str()),
+                format!(
+                    "Request does not match policy whitelist: {n:?} does not match {:?}",
+                    re.as_str()
+                ),
             ));
         }
     }
@@ -194,14 +216,20 @@ pub fn leaf_template(
         sans.uri.clear();
     }
 
-    let cn = subject_attrs.iter().find(|a| a.oid == oid::CN).map(|a| a.value.as_str()).unwrap_or("");
+    let cn = subject_attrs
+        .iter()
+        .find(|a| a.oid == oid::CN)
+        .map(|a| a.value.as_str())
+        .unwrap_or("");
     whitelist_check(profile, cn, &sans)?;
 
     let mut key_usage = usable_key_usage(csr.key_algo, profile.key_usage);
     if is_ca {
         key_usage |= ku::CERT_SIGN;
     }
-    let not_before = profile.not_before.unwrap_or_else(|| round_minute(now) - profile.backdate);
+    let not_before = profile
+        .not_before
+        .unwrap_or_else(|| round_minute(now) - profile.backdate);
     let not_after = profile.not_after.unwrap_or(not_before + profile.expiry);
     Ok(Template {
         serial,
@@ -212,11 +240,18 @@ pub fn leaf_template(
         not_before,
         not_after,
         key_usage,
-        ext_key_usages: if is_ca && profile.ext_key_usages.is_empty() { vec![] } else { profile.ext_key_usages.clone() },
+        ext_key_usages: if is_ca && profile.ext_key_usages.is_empty() {
+            vec![]
+        } else {
+            profile.ext_key_usages.clone()
+        },
         is_ca,
         path_len,
         sans,
-        ocsp_urls: (!profile.ocsp_url.is_empty()).then(|| profile.ocsp_url.clone()).into_iter().collect(),
+        ocsp_urls: (!profile.ocsp_url.is_empty())
+            .then(|| profile.ocsp_url.clone())
+            .into_iter()
+            .collect(),
         issuer_urls: profile.issuer_urls.clone(),
         crl_url: (!profile.crl_url.is_empty()).then(|| profile.crl_url.clone()),
         policies: profile.policies.clone(),
@@ -238,8 +273,16 @@ pub fn ca_template(
         return Err(Error::policy("missing subject information"));
     }
     let ca = req.ca.clone().unwrap_or_default();
-    let expiry = if ca.expiry.is_empty() { Duration::hours(43800) } else { parse_go(&ca.expiry)? };
-    let backdate = if ca.backdate.is_empty() { Duration::minutes(5) } else { parse_go(&ca.backdate)? };
+    let expiry = if ca.expiry.is_empty() {
+        Duration::hours(43800)
+    } else {
+        parse_go(&ca.expiry)?
+    };
+    let backdate = if ca.backdate.is_empty() {
+        Duration::minutes(5)
+    } else {
+        parse_go(&ca.backdate)?
+    };
     if expiry <= Duration::ZERO {
         return Err(Error::Policy(5200, "ca.expiry must be positive".into()));
     }
@@ -317,9 +360,15 @@ mod tests {
     #[test]
     fn rounding_is_half_up() {
         let t = time::macros::datetime!(2026-11-22 01:20:47 UTC);
-        assert_eq!(round_minute(t), time::macros::datetime!(2026-11-22 01:21:00 UTC));
+        assert_eq!(
+            round_minute(t),
+            time::macros::datetime!(2026-11-22 01:21:00 UTC)
+        );
         let t = time::macros::datetime!(2026-11-22 01:20:29 UTC);
-        assert_eq!(round_minute(t), time::macros::datetime!(2026-11-22 01:20:00 UTC));
+        assert_eq!(
+            round_minute(t),
+            time::macros::datetime!(2026-11-22 01:20:00 UTC)
+        );
     }
 
     #[test]
@@ -328,9 +377,15 @@ mod tests {
         let p = cfg.signing.profile("etcd").unwrap();
         let csr = csr_for(r#"{"CN":"etcd-1","hosts":["a.example"]}"#);
         let now = time::macros::datetime!(2026-11-22 01:20:47 UTC);
-        let over = Overrides { hosts: Some(vec!["10.0.0.1".into(), "node1".into()]), subject: None };
+        let over = Overrides {
+            hosts: Some(vec!["10.0.0.1".into(), "node1".into()]),
+            subject: None,
+        };
         let t = leaf_template(p, &csr, &over, IssuerFacts::default(), now, vec![1]).unwrap();
-        assert_eq!(t.not_before, time::macros::datetime!(2026-11-22 01:16:00 UTC));
+        assert_eq!(
+            t.not_before,
+            time::macros::datetime!(2026-11-22 01:16:00 UTC)
+        );
         assert_eq!(t.not_after - t.not_before, Duration::hours(87600));
         assert_eq!(t.sans.dns, vec!["node1"]);
         assert_eq!(t.sans.ip.len(), 1);
@@ -345,13 +400,37 @@ mod tests {
         let cfg = crate::profiles::builtin();
         let now = OffsetDateTime::now_utc();
         let csr = csr_for(r#"{"CN":"int","ca":{"pathlen":1}}"#);
-        let e = leaf_template(cfg.signing.profile("www").unwrap(), &csr, &Overrides::default(), IssuerFacts::default(), now, vec![1]).unwrap_err();
+        let e = leaf_template(
+            cfg.signing.profile("www").unwrap(),
+            &csr,
+            &Overrides::default(),
+            IssuerFacts::default(),
+            now,
+            vec![1],
+        )
+        .unwrap_err();
         assert_eq!(e.code(), 5300);
         let int = cfg.signing.profile("intermediate").unwrap();
-        let t = leaf_template(int, &csr, &Overrides::default(), IssuerFacts::default(), now, vec![1]).unwrap();
+        let t = leaf_template(
+            int,
+            &csr,
+            &Overrides::default(),
+            IssuerFacts::default(),
+            now,
+            vec![1],
+        )
+        .unwrap();
         assert!(t.is_ca);
         assert_eq!(t.path_len, Some(0));
-        let e = leaf_template(int, &csr, &Overrides::default(), IssuerFacts { path_len: Some(0) }, now, vec![1]).unwrap_err();
+        let e = leaf_template(
+            int,
+            &csr,
+            &Overrides::default(),
+            IssuerFacts { path_len: Some(0) },
+            now,
+            vec![1],
+        )
+        .unwrap_err();
         assert_eq!(e.code(), 5300);
     }
 
@@ -360,16 +439,37 @@ mod tests {
         let cfg = Config::from_json(br#"{"signing":{"profiles":{"w":{"usages":["server auth"],"expiry":"1h","name_whitelist":"\\.example\\.com$"}}}}"#).unwrap();
         let p = cfg.signing.profile("w").unwrap();
         let ok = csr_for(r#"{"CN":"a.example.com","hosts":["b.example.com"]}"#);
-        leaf_template(p, &ok, &Overrides::default(), IssuerFacts::default(), OffsetDateTime::now_utc(), vec![1]).unwrap();
+        leaf_template(
+            p,
+            &ok,
+            &Overrides::default(),
+            IssuerFacts::default(),
+            OffsetDateTime::now_utc(),
+            vec![1],
+        )
+        .unwrap();
         let bad = csr_for(r#"{"CN":"a.example.com","hosts":["evil.org"]}"#);
-        let e = leaf_template(p, &bad, &Overrides::default(), IssuerFacts::default(), OffsetDateTime::now_utc(), vec![1]).unwrap_err();
+        let e = leaf_template(
+            p,
+            &bad,
+            &Overrides::default(),
+            IssuerFacts::default(),
+            OffsetDateTime::now_utc(),
+            vec![1],
+        )
+        .unwrap_err();
         assert_eq!(e.code(), 5500);
     }
 
     #[test]
     fn subject_override_replaces_per_type() {
-        let base = vec![NameAttr::new(oid::C, "US"), NameAttr::new(oid::O, "a"), NameAttr::new(oid::CN, "x")];
-        let over = CertificateRequest::from_json(br#"{"CN":"y","names":[{"O":"b"},{"O":"c"}]}"#).unwrap();
+        let base = vec![
+            NameAttr::new(oid::C, "US"),
+            NameAttr::new(oid::O, "a"),
+            NameAttr::new(oid::CN, "x"),
+        ];
+        let over =
+            CertificateRequest::from_json(br#"{"CN":"y","names":[{"O":"b"},{"O":"c"}]}"#).unwrap();
         let m = override_subject(&base, &over).unwrap();
         let vals: Vec<&str> = m.iter().map(|a| a.value.as_str()).collect();
         assert_eq!(vals, vec!["US", "b", "c", "y"]);

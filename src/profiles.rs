@@ -33,9 +33,23 @@ mod tests {
             }
         }
         let pack = builtin();
-        for name in ["server", "client", "peer", "www", "etcd", "kubernetes", "intermediate"] {
+        for name in [
+            "server",
+            "client",
+            "peer",
+            "www",
+            "etcd",
+            "kubernetes",
+            "intermediate",
+        ] {
             pack.signing.profile(name).unwrap();
         }
-        assert!(pack.signing.profile("intermediate").unwrap().ca_constraint.is_ca);
+        assert!(
+            pack.signing
+                .profile("intermediate")
+                .unwrap()
+                .ca_constraint
+                .is_ca
+        );
     }
 }

@@ -4,7 +4,7 @@
 use crate::csr::spki_key_algo;
 use crate::der::{self, Extension, RevokedEntry};
 use crate::error::{Error, Result};
-use crate::keys::{key_id, PrivateKey, SigAlg};
+use crate::keys::{PrivateKey, SigAlg, key_id};
 use crate::policy::{IssuerFacts, Template};
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
@@ -34,10 +34,13 @@ pub fn serial_decimal(serial: &[u8]) -> String {
 pub fn serial_from_decimal(s: &str) -> Result<Vec<u8>> {
     let s = s.trim();
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::BadRequest(format!("invalid serial number {s:?} (decimal expected)")));
+        return Err(Error::BadRequest(format!(
+            "invalid serial number {s:?} (decimal expected)"
+        )));
     }
-    let n: x509_parser::num_bigint::BigUint =
-        s.parse().map_err(|_| Error::BadRequest(format!("invalid serial number {s:?}")))?;
+    let n: x509_parser::num_bigint::BigUint = s
+        .parse()
+        .map_err(|_| Error::BadRequest(format!("invalid serial number {s:?}")))?;
     Ok(n.to_bytes_be())
 }
 
@@ -77,7 +80,13 @@ fn extensions(t: &Template, aki: Option<&[u8]>) -> Result<Vec<Extension>> {
     Ok(v)
 }
 
-fn sign_tbs(key: &PrivateKey, sig: SigAlg, issuer: &[u8], t: &Template, aki: Option<&[u8]>) -> Result<Vec<u8>> {
+fn sign_tbs(
+    key: &PrivateKey,
+    sig: SigAlg,
+    issuer: &[u8],
+    t: &Template,
+    aki: Option<&[u8]>,
+) -> Result<Vec<u8>> {
     if t.not_after <= t.not_before {
         return Err(Error::policy("notAfter is not after notBefore"));
     }
@@ -100,7 +109,10 @@ fn sign_tbs(key: &PrivateKey, sig: SigAlg, issuer: &[u8], t: &Template, aki: Opt
 /// Signs a template with its own key (root CAs from `-initca`, and `selfsign`).
 pub fn self_sign(key: &PrivateKey, t: &Template) -> Result<Vec<u8>> {
     if t.spki_der != key.spki_der() {
-        return Err(Error::PrivateKey(2300, "Private key does not match public key".into()));
+        return Err(Error::PrivateKey(
+            2300,
+            "Private key does not match public key".into(),
+        ));
     }
     sign_tbs(key, key.sig_alg(), &t.subject_der, t, None)
 }
@@ -134,14 +146,19 @@ impl std::fmt::Debug for Ca {
 pub fn first_certificate_der(pem_text: &[u8]) -> Result<Vec<u8>> {
     let blocks = pem::parse_many(pem_text)
         .map_err(|_| Error::Certificate(1002, "Failed to decode certificate".into()))?;
-    let b = blocks
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::Certificate(1002, "Failed to decode certificate: no PEM block found".into()))?;
+    let b = blocks.into_iter().next().ok_or_else(|| {
+        Error::Certificate(
+            1002,
+            "Failed to decode certificate: no PEM block found".into(),
+        )
+    })?;
     if b.tag() != "CERTIFICATE" {
         return Err(Error::Certificate(
             1003,
-            format!("Failed to parse certificate: expected a CERTIFICATE PEM block, found {:?}", b.tag()),
+            format!(
+                "Failed to parse certificate: expected a CERTIFICATE PEM block, found {:?}",
+                b.tag()
+            ),
         ));
     }
     Ok(b.into_contents())
@@ -212,7 +229,9 @@ impl Ca {
 
     /// Policy-relevant facts about this CA.
     pub fn facts(&self) -> IssuerFacts {
-        IssuerFacts { path_len: self.path_len }
+        IssuerFacts {
+            path_len: self.path_len,
+        }
     }
 
     /// The CA's private key.
@@ -224,11 +243,17 @@ impl Ca {
         if now > self.not_after {
             return Err(Error::Certificate(
                 1211,
-                format!("the CA certificate expired at {}; renew the CA before signing", crate::certinfo::rfc3339(self.not_after)),
+                format!(
+                    "the CA certificate expired at {}; renew the CA before signing",
+                    crate::certinfo::rfc3339(self.not_after)
+                ),
             ));
         }
         if now < self.not_before {
-            return Err(Error::Certificate(1211, "the CA certificate is not valid yet".into()));
+            return Err(Error::Certificate(
+                1211,
+                "the CA certificate is not valid yet".into(),
+            ));
         }
         Ok(())
     }
@@ -249,10 +274,21 @@ impl Ca {
         number: u64,
     ) -> Result<Vec<u8>> {
         if !self.crl_sign {
-            return Err(Error::Certificate(1210, "the CA certificate's key usage does not include cRLSign".into()));
+            return Err(Error::Certificate(
+                1210,
+                "the CA certificate's key usage does not include cRLSign".into(),
+            ));
         }
         let alg = self.key.sig_alg().identifier();
-        let tbs = der::tbs_crl(&alg, &self.subject_der, this_update, next_update, revoked, &self.ski, number);
+        let tbs = der::tbs_crl(
+            &alg,
+            &self.subject_der,
+            this_update,
+            next_update,
+            revoked,
+            &self.ski,
+            number,
+        );
         let sig = self.key.sign(&tbs)?;
         Ok(der::signed(&tbs, &alg, &sig))
     }
