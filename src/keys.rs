@@ -204,7 +204,20 @@ impl PrivateKey {
                 }
                 KeyAlgo::Rsa(bits)
             }
-            ED25519_OID => KeyAlgo::Ed25519,
+            ED25519_OID => {
+                // Normalise to PKCS#8 v1: OpenSSL 3.0 refuses v2 (with the public key) for Ed25519.
+                let kp = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
+                    .map_err(|_| parse_err())?;
+                let v1 = kp.to_pkcs8v1().map_err(|_| parse_err())?;
+                let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(v1.as_ref().to_vec()));
+                let pair = rcgen::KeyPair::from_der_and_sign_algo(&der, &rcgen::PKCS_ED25519)
+                    .map_err(|_| parse_err())?;
+                return Ok(PrivateKey {
+                    pair,
+                    algo: KeyAlgo::Ed25519,
+                    pkcs8: Zeroizing::new(v1.as_ref().to_vec()),
+                });
+            }
             _ => {
                 return Err(Error::PrivateKey(
                     2200,
@@ -453,6 +466,11 @@ mod tests {
             let back = PrivateKey::from_pem(pem.as_bytes(), None).unwrap();
             assert_eq!(back.algo(), algo);
             assert_eq!(back.spki_der(), k.spki_der());
+            let info = pkcs8::PrivateKeyInfo::from_der(k.pkcs8_der()).unwrap();
+            assert!(
+                info.public_key.is_none(),
+                "{algo:?}: PKCS#8 v1 expected (OpenSSL 3.0 reads only v1 Ed25519)"
+            );
             let back8 = PrivateKey::from_pem(k.to_pkcs8_pem().as_bytes(), None).unwrap();
             assert_eq!(back8.spki_der(), k.spki_der());
         }

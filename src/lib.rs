@@ -2,6 +2,7 @@
 //! This file is the table of contents; it holds no logic.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod certinfo;
 pub mod cli;
 pub mod config;
