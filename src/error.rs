@@ -122,7 +122,10 @@ pub struct CodedMessage {
 
 impl From<&Error> for CodedMessage {
     fn from(e: &Error) -> Self {
-        CodedMessage { code: e.code(), message: e.message() }
+        CodedMessage {
+            code: e.code(),
+            message: e.message(),
+        }
     }
 }
 
@@ -140,7 +143,10 @@ mod tests {
     fn codes_pick_their_category_and_print_as_cfssl_json() {
         let e = Error::new(2400, "RSA key is too weak");
         assert!(matches!(e, Error::PrivateKey(2400, _)));
-        assert_eq!(e.to_json(), r#"{"code":2400,"message":"RSA key is too weak"}"#);
+        assert_eq!(
+            e.to_json(),
+            r#"{"code":2400,"message":"RSA key is too weak"}"#
+        );
         assert_eq!(Error::new(9002, "x").code(), 9002);
         assert_eq!(Error::new(11200, "x").code(), 11200);
         assert_eq!(Error::BadRequest("x".into()).code(), 400);

@@ -1,0 +1,116 @@
+//! Reading command inputs: `-` for stdin, plain paths, and cfssl's `file:PATH` / `env:VAR`
+//! sources for keys, certificates and secrets. Only reads; never writes.
+
+use crate::error::{Error, Result, io_message};
+use std::io::Read;
+
+/// Reads a positional file argument; `-` reads standard input.
+pub fn read_arg(path: &str, stdin: &mut dyn Read) -> Result<Vec<u8>> {
+    if path == "-" {
+        let mut buf = Vec::new();
+        stdin
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::Api(7300, format!("read stdin: {}", io_message(&e))))?;
+        return Ok(buf);
+    }
+    read_file(path)
+}
+
+/// Reads a file, with Go's error wording (`open x: no such file or directory`).
+pub fn read_file(path: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::Api(7300, format!("open {path}: {}", io_message(&e))))
+}
+
+/// Reads a `path`, `file:path` or `env:VAR` source (cfssl's `-ca`/`-ca-key` helper).
+pub fn read_source(spec: &str, stdin: &mut dyn Read) -> Result<Vec<u8>> {
+    if let Some(var) = spec.strip_prefix("env:") {
+        return std::env::var(var)
+            .map(String::into_bytes)
+            .map_err(|_| Error::Api(7300, format!("environment variable {var} is not set")));
+    }
+    if let Some(p) = spec.strip_prefix("file:") {
+        return read_file(p);
+    }
+    read_arg(spec, stdin)
+}
+
+/// Reads a secret from `env:VAR` or `file:PATH` (trailing newline trimmed). Plain values are
+/// refused so secrets never sit in shell history or `ps` output.
+pub fn read_secret(spec: &str) -> Result<Vec<u8>> {
+    let raw = if let Some(var) = spec.strip_prefix("env:") {
+        std::env::var(var)
+            .map_err(|_| Error::Api(7300, format!("environment variable {var} is not set")))?
+            .into_bytes()
+    } else if let Some(p) = spec.strip_prefix("file:") {
+        read_file(p)?
+    } else {
+        return Err(Error::BadRequest(
+            "secrets are read from env:VAR or file:PATH, not given on the command line".into(),
+        ));
+    };
+    let mut v = raw;
+    while v.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        v.pop();
+    }
+    Ok(v)
+}
+
+/// Loads a private key file, decrypting with the passphrase source when given, and warns (via
+/// the returned text) when the file is readable by group or others.
+pub fn read_key(
+    spec: &str,
+    passphrase: &str,
+    stdin: &mut dyn Read,
+) -> Result<(crate::keys::PrivateKey, Option<String>)> {
+    let bytes = read_source(spec, stdin).map_err(|e| match e {
+        Error::Api(7300, m) => Error::PrivateKey(2001, m),
+        other => other,
+    })?;
+    let pass = if passphrase.is_empty() {
+        None
+    } else {
+        Some(zeroize::Zeroizing::new(read_secret(passphrase)?))
+    };
+    let key = crate::keys::PrivateKey::from_pem(&bytes, pass.as_ref().map(|p| p.as_slice()))?;
+    let path = spec.strip_prefix("file:").unwrap_or(spec);
+    let mut warning = None;
+    #[cfg(unix)]
+    if !spec.starts_with("env:") && path != "-" {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.permissions().mode() & 0o077 != 0 {
+                warning = Some(format!(
+                    "[WARNING] key file {path} is readable by group or others (mode {:o}); chmod 600 it",
+                    m.permissions().mode() & 0o777
+                ));
+            }
+        }
+    }
+    Ok((key, warning))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x");
+        std::fs::write(&p, "hello\n").unwrap();
+        let ps = p.to_str().unwrap();
+        assert_eq!(read_source(ps, &mut &b""[..]).unwrap(), b"hello\n");
+        assert_eq!(
+            read_source(&format!("file:{ps}"), &mut &b""[..]).unwrap(),
+            b"hello\n"
+        );
+        assert_eq!(read_source("-", &mut &b"in"[..]).unwrap(), b"in");
+        assert_eq!(read_secret(&format!("file:{ps}")).unwrap(), b"hello");
+        assert!(read_secret("hunter2").is_err());
+        let e = read_file("/nonexistent/x.json").unwrap_err();
+        assert_eq!(
+            e.message(),
+            "open /nonexistent/x.json: no such file or directory"
+        );
+    }
+}

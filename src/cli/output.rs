@@ -1,0 +1,118 @@
+//! Writing command results: cfssl's one-line JSON (`{"cert","csr","key"}`, sorted keys, Go
+//! escaping) and atomic file writes (temp file + fsync + rename) with explicit modes.
+
+use crate::error::{Error, Result, io_message};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// Prints one compact JSON object with sorted keys and a newline, as cfssl does.
+pub fn print_json(out: &mut dyn Write, fields: &BTreeMap<&str, String>) -> Result<()> {
+    let line = crate::jsonci::to_go_json(fields);
+    writeln!(out, "{line}")
+        .map_err(|e| Error::Api(7300, format!("write stdout: {}", io_message(&e))))
+}
+
+/// Writes `data` to `path` atomically with `mode`: a temp file in the same directory (created
+/// with the final mode, so a key is never briefly world-readable), fsync, rename, fsync dir.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let err = |e: std::io::Error| {
+        Error::Api(
+            7300,
+            format!("write {}: {}", path.display(), io_message(&e)),
+        )
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut rnd = [0u8; 6];
+    aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut rnd)
+        .map_err(|_| Error::Internal("random number generator failed".into()))?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(rnd)));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode);
+    }
+    let result = (|| {
+        let mut f = opts.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            // The umask may have narrowed the mode; set it exactly.
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
+
+/// Creates a directory (and parents) with mode 0700 for key material.
+pub fn create_private_dir(path: &Path) -> Result<()> {
+    let err = |e: std::io::Error| {
+        Error::Api(
+            7300,
+            format!("mkdir {}: {}", path.display(), io_message(&e)),
+        )
+    };
+    std::fs::create_dir_all(path).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_sets_mode_and_leaves_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("k.pem");
+        write_atomic(&p, b"secret", 0o600).unwrap();
+        write_atomic(&p, b"secret2", 0o600).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"secret2");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+        assert!(write_atomic(&d.path().join("no/such/dir/x"), b"", 0o644).is_err());
+    }
+
+    #[test]
+    fn json_line_is_sorted_and_go_escaped() {
+        let mut out = Vec::new();
+        let mut m = BTreeMap::new();
+        m.insert("key", "k".to_string());
+        m.insert("cert", "<c>".to_string());
+        print_json(&mut out, &m).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"cert\":\"\\u003cc\\u003e\",\"key\":\"k\"}\n"
+        );
+    }
+}

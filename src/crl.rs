@@ -1,0 +1,100 @@
+//! Builds CRLs from revocation facts: entries from (serial, time, reason) and cfssl's reason
+//! vocabulary. Pure: the caller fetches revoked records and persists CRL numbers.
+
+use crate::der::RevokedEntry;
+use crate::error::{Error, Result};
+use crate::signer::{Ca, serial_from_decimal};
+use time::{Duration, OffsetDateTime};
+
+/// Parses a revocation reason: a case-insensitive RFC 5280 name, or a number 0–10 except 7.
+/// cfssl refuses `0` (its own flag default) and `10`; kpki accepts both (cfssl issue #1045).
+pub fn parse_reason(s: &str) -> Result<u8> {
+    let s = s.trim();
+    let by_name = match s.to_ascii_lowercase().as_str() {
+        "" | "unspecified" => Some(0),
+        "keycompromise" => Some(1),
+        "cacompromise" => Some(2),
+        "affiliationchanged" => Some(3),
+        "superseded" => Some(4),
+        "cessationofoperation" => Some(5),
+        "certificatehold" => Some(6),
+        "removefromcrl" => Some(8),
+        "privilegewithdrawn" => Some(9),
+        "aacompromise" => Some(10),
+        _ => None,
+    };
+    if let Some(r) = by_name {
+        return Ok(r);
+    }
+    match s.parse::<u8>() {
+        Ok(n) if n <= 10 && n != 7 => Ok(n),
+        _ => Err(Error::Revocation(
+            8200,
+            format!("Invalid revocation status: invalid reason code {s:?}"),
+        )),
+    }
+}
+
+/// Signs a CRL over `(decimal serial, revoked_at, reason)` entries, valid for `validity`.
+pub fn build(
+    ca: &Ca,
+    entries: &[(String, OffsetDateTime, u8)],
+    now: OffsetDateTime,
+    validity: Duration,
+    number: u64,
+) -> Result<Vec<u8>> {
+    let revoked = entries
+        .iter()
+        .map(|(s, t, r)| {
+            Ok(RevokedEntry {
+                serial: serial_from_decimal(s)?,
+                revoked_at: *t,
+                reason: *r,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    ca.sign_crl(&revoked, now, now + validity, number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons() {
+        assert_eq!(parse_reason("keyCompromise").unwrap(), 1);
+        assert_eq!(parse_reason("0").unwrap(), 0);
+        assert_eq!(parse_reason("superseded").unwrap(), 4);
+        assert_eq!(parse_reason("10").unwrap(), 10);
+        assert_eq!(parse_reason("7").unwrap_err().code(), 8200);
+        assert_eq!(parse_reason("bogus").unwrap_err().code(), 8200);
+    }
+
+    #[test]
+    fn crl_parses_with_entries_and_number() {
+        use crate::csr::CertificateRequest;
+        let ss = crate::issue::init_ca(
+            &CertificateRequest::from_json(br#"{"CN":"crl ca"}"#).unwrap(),
+            None,
+        )
+        .unwrap();
+        let ca = Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let der = build(
+            &ca,
+            &[("12345".into(), now, 1), ("999".into(), now, 0)],
+            now,
+            Duration::hours(168),
+            7,
+        )
+        .unwrap();
+        let info = crate::certinfo::crl(&der).unwrap();
+        assert_eq!(info.crl_number, "7");
+        assert_eq!(info.revoked_certificates.len(), 2);
+        assert_eq!(info.revoked_certificates[0].serial_number, "12345");
+        assert_eq!(
+            info.authority_key_id.replace(':', "").to_lowercase(),
+            ca.aki_hex()
+        );
+    }
+}

@@ -1,0 +1,511 @@
+//! Certificate requests: cfssl's CSR JSON (CN, names, hosts, key, ca), host classification into
+//! SANs, PKCS#10 generation, and parsing + signature verification of PEM/DER CSRs.
+//! Pure: no files, no network; knows nothing of profiles or signing policy.
+
+use crate::der::{self, NameAttr, Sans, oid};
+use crate::error::{Error, Result};
+use crate::jsonci;
+use crate::keys::{KeyAlgo, PrivateKey};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509CertificationRequest};
+
+/// One entry of cfssl's `names` list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Name {
+    /// country
+    #[serde(default)]
+    pub c: String,
+    /// state or province
+    #[serde(default)]
+    pub st: String,
+    /// locality
+    #[serde(default)]
+    pub l: String,
+    /// organization
+    #[serde(default)]
+    pub o: String,
+    /// organizational unit
+    #[serde(default)]
+    pub ou: String,
+    /// email address (PKCS#9 emailAddress attribute)
+    #[serde(default)]
+    pub e: String,
+    /// extra attributes by dotted OID
+    #[serde(default)]
+    pub oid: BTreeMap<String, String>,
+}
+
+/// `"key": {"algo": "ecdsa", "size": 256}`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct KeyRequest {
+    /// "ecdsa", "rsa" or "ed25519"
+    #[serde(default)]
+    pub algo: String,
+    /// bits (curve size for ECDSA)
+    #[serde(default)]
+    pub size: u32,
+}
+
+/// `"ca": {"pathlen": 1, "pathlenzero": false, "expiry": "87600h", "backdate": "5m"}`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CaConfig {
+    /// maximum path length
+    #[serde(default)]
+    pub pathlen: u32,
+    /// a pathlen of 0 is meant literally
+    #[serde(default)]
+    pub pathlenzero: bool,
+    /// CA lifetime (Go duration)
+    #[serde(default)]
+    pub expiry: String,
+    /// notBefore backdate (Go duration)
+    #[serde(default)]
+    pub backdate: String,
+}
+
+/// cfssl's CSR JSON ("csr.json"). Keys match case-insensitively, as in Go.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CertificateRequest {
+    /// common name
+    #[serde(default)]
+    pub cn: String,
+    /// subject names
+    #[serde(default, deserialize_with = "jsonci::de_vec")]
+    pub names: Vec<Name>,
+    /// hosts → SANs (None when absent or null)
+    #[serde(default)]
+    pub hosts: Option<Vec<String>>,
+    /// key request
+    #[serde(default, deserialize_with = "jsonci::de_opt")]
+    pub key: Option<KeyRequest>,
+    /// CA section (only with -initca)
+    #[serde(default, deserialize_with = "jsonci::de_opt")]
+    pub ca: Option<CaConfig>,
+    /// subject serialNumber attribute
+    #[serde(default)]
+    pub serialnumber: String,
+    /// CRL distribution point for an -initca certificate
+    #[serde(default)]
+    pub crl_url: String,
+}
+
+impl CertificateRequest {
+    /// Parses CSR JSON; malformed JSON or wrong types give a 7200 error naming the problem.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        jsonci::from_slice(bytes)
+            .map_err(|e| Error::Api(7200, format!("failed to parse CSR JSON: {e}")))
+    }
+
+    /// The key algorithm requested (default ECDSA P-256; a missing size means the algorithm's
+    /// default, where cfssl would keep 256 and refuse `{"algo":"rsa"}` as too weak).
+    pub fn key_algo(&self) -> Result<KeyAlgo> {
+        match &self.key {
+            None => Ok(KeyAlgo::EcdsaP256),
+            Some(k) => KeyAlgo::from_request(&k.algo, k.size),
+        }
+    }
+
+    /// Subject attributes in Go's order (C, ST, L, O, OU, CN, serialNumber, E, extra OIDs); each
+    /// value becomes its own RDN, so two OUs stay two OUs.
+    pub fn subject_attrs(&self) -> Result<Vec<NameAttr>> {
+        let mut out = Vec::new();
+        let fields: [(&[u64], fn(&Name) -> &str); 5] = [
+            (oid::C, |n| &n.c),
+            (oid::ST, |n| &n.st),
+            (oid::L, |n| &n.l),
+            (oid::O, |n| &n.o),
+            (oid::OU, |n| &n.ou),
+        ];
+        for (o, get) in fields {
+            for n in &self.names {
+                let v = get(n);
+                if !v.is_empty() {
+                    out.push(NameAttr::new(o, v));
+                }
+            }
+        }
+        if !self.cn.is_empty() {
+            out.push(NameAttr::new(oid::CN, &self.cn));
+        }
+        if !self.serialnumber.is_empty() {
+            out.push(NameAttr::new(oid::SERIAL_NUMBER, &self.serialnumber));
+        }
+        for n in &self.names {
+            if !n.e.is_empty() {
+                out.push(NameAttr::new(oid::EMAIL, &n.e));
+            }
+        }
+        for n in &self.names {
+            for (k, v) in &n.oid {
+                out.push(NameAttr {
+                    oid: parse_oid(k)?,
+                    value: v.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// True when the request names a subject (what -initca requires).
+    pub fn has_subject(&self) -> bool {
+        !self.cn.trim().is_empty()
+            || self.names.iter().any(|n| {
+                [&n.c, &n.st, &n.l, &n.o, &n.ou]
+                    .iter()
+                    .any(|v| !v.trim().is_empty())
+            })
+    }
+}
+
+/// Parses a dotted OID string ("1.2.3.4").
+pub fn parse_oid(s: &str) -> Result<Vec<u64>> {
+    let parts: std::result::Result<Vec<u64>, _> = s.split('.').map(str::parse).collect();
+    match parts {
+        Ok(p) if p.len() >= 2 && p[0] <= 2 && (p[0] == 2 || p[1] < 40) => Ok(p),
+        _ => Err(Error::Csr(9400, format!("invalid OID {s:?}"))),
+    }
+}
+
+/// Classifies `hosts` entries the way cfssl does: IP, then email, then URI, else DNS name.
+/// Empty entries (the `"hosts": [""]` idiom) are skipped rather than written as an empty dNSName.
+pub fn classify_hosts<S: AsRef<str>>(hosts: &[S]) -> Sans {
+    let mut s = Sans::default();
+    for h in hosts {
+        let h = h.as_ref();
+        if h.is_empty() {
+            continue;
+        }
+        if let Ok(ip) = h.parse::<IpAddr>() {
+            s.ip.push(ip);
+        } else if let Some(addr) = email_address(h) {
+            s.email.push(addr);
+        } else if is_request_uri(h) {
+            s.uri.push(h.to_string());
+        } else {
+            s.dns.push(h.to_string());
+        }
+    }
+    s
+}
+
+/// Go's `mail.ParseAddress` for the forms seen in practice: `a@b` and `Name <a@b>`.
+fn email_address(h: &str) -> Option<String> {
+    let addr = match (h.rfind('<'), h.ends_with('>')) {
+        (Some(i), true) => &h[i + 1..h.len() - 1],
+        _ => h,
+    };
+    let (local, domain) = addr.split_once('@')?;
+    let ok = !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !addr.contains(char::is_whitespace)
+        && !domain.contains(['/', ':']);
+    ok.then(|| addr.to_string())
+}
+
+/// Go's `url.ParseRequestURI` success test: a path starting with `/`, or a valid scheme.
+// cfssl compat: this makes "host:8080" a URI SAN (scheme "host"), exactly as cfssl does.
+fn is_request_uri(h: &str) -> bool {
+    if h.starts_with('/') {
+        return true;
+    }
+    let Some(colon) = h.find(':') else {
+        return false;
+    };
+    let scheme = &h[..colon];
+    let mut chars = scheme.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !h.contains(char::is_whitespace)
+}
+
+/// A freshly generated key and its CSR.
+#[derive(Debug)]
+pub struct Generated {
+    /// the new private key
+    pub key: PrivateKey,
+    /// the CSR, DER
+    pub csr_der: Vec<u8>,
+    /// the CSR, PEM ("CERTIFICATE REQUEST")
+    pub csr_pem: String,
+}
+
+/// Generates a key (per `req.key`) and a CSR signed by it, with `hosts` as SANs and, when `req.ca`
+/// is present, a critical basicConstraints CA:TRUE.
+pub fn generate(req: &CertificateRequest) -> Result<Generated> {
+    let key = PrivateKey::generate(req.key_algo()?)?;
+    let (csr_der, csr_pem) = csr_for_key(req, &key)?;
+    Ok(Generated {
+        key,
+        csr_der,
+        csr_pem,
+    })
+}
+
+/// Builds and signs a CSR for an existing key.
+pub fn csr_for_key(req: &CertificateRequest, key: &PrivateKey) -> Result<(Vec<u8>, String)> {
+    let subject = der::encode_name(&req.subject_attrs()?)?;
+    let mut exts = Vec::new();
+    let sans = classify_hosts(req.hosts.as_deref().unwrap_or_default());
+    if !sans.is_empty() {
+        exts.push(der::subject_alt_name(&sans, false)?);
+    }
+    if let Some(ca) = &req.ca {
+        let pathlen = (ca.pathlen > 0 || ca.pathlenzero).then_some(ca.pathlen);
+        exts.push(der::basic_constraints(true, pathlen));
+    }
+    let info = der::csr_info(&subject, &key.spki_der(), &exts);
+    let sig_alg = key.sig_alg().identifier();
+    let sig = key.sign(&info)?;
+    let der_bytes = der::signed(&info, &sig_alg, &sig);
+    let pem = crate::keys::pem_encode("CERTIFICATE REQUEST", &der_bytes);
+    Ok((der_bytes, pem))
+}
+
+/// A parsed, signature-verified CSR with what signing needs.
+#[derive(Debug, Clone)]
+pub struct ParsedCsr {
+    /// the whole CSR DER
+    pub der: Vec<u8>,
+    /// subject Name DER, copied verbatim into certificates
+    pub subject_der: Vec<u8>,
+    /// subject attributes (type, value) in order, for policy checks and records
+    pub subject_attrs: Vec<NameAttr>,
+    /// SubjectPublicKeyInfo DER
+    pub spki_der: Vec<u8>,
+    /// subjectPublicKey bits (key identifier input)
+    pub public_key_bits: Vec<u8>,
+    /// key type, from the SPKI (never from the CSR's signature algorithm)
+    pub key_algo: KeyAlgo,
+    /// requested SANs
+    pub sans: Sans,
+    /// requested basicConstraints: (is_ca, pathlen)
+    pub basic_constraints: Option<(bool, Option<u32>)>,
+}
+
+impl ParsedCsr {
+    /// The subject's first common name, or "".
+    pub fn common_name(&self) -> String {
+        self.subject_attrs
+            .iter()
+            .find(|a| a.oid == oid::CN)
+            .map(|a| a.value.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Decodes a PEM CSR ("CERTIFICATE REQUEST" or "NEW CERTIFICATE REQUEST") and verifies it.
+pub fn parse_pem(text: &[u8]) -> Result<ParsedCsr> {
+    let block = pem::parse(text).map_err(|_| Error::Csr(9002, "CSR Decode failed".into()))?;
+    match block.tag() {
+        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => parse_der(block.contents()),
+        _ => Err(Error::Csr(9300, "not a csr".into())),
+    }
+}
+
+/// Parses and verifies a DER CSR. The key type is read from the SubjectPublicKeyInfo.
+pub fn parse_der(bytes: &[u8]) -> Result<ParsedCsr> {
+    let bad = |m: String| Error::Csr(9300, m);
+    let (rest, csr) = X509CertificationRequest::from_der(bytes)
+        .map_err(|e| Error::Csr(9003, format!("CSR Parsing failed: {e}")))?;
+    if !rest.is_empty() {
+        return Err(Error::Csr(
+            9003,
+            "CSR Parsing failed: trailing data after the CSR".into(),
+        ));
+    }
+    let info = &csr.certification_request_info;
+    let spki = &info.subject_pki;
+    let key_algo = spki_key_algo(spki)?;
+    csr.verify_signature()
+        .map_err(|e| bad(format!("CSR signature verification failed: {e}")))?;
+    let subject_attrs = name_attrs(&info.subject)?;
+    let mut sans = Sans::default();
+    let mut basic_constraints = None;
+    if let Some(exts) = csr.requested_extensions() {
+        for e in exts {
+            match e {
+                ParsedExtension::SubjectAlternativeName(san) => {
+                    for g in &san.general_names {
+                        match g {
+                            GeneralName::DNSName(d) => sans.dns.push(d.to_string()),
+                            GeneralName::RFC822Name(m) => sans.email.push(m.to_string()),
+                            GeneralName::URI(u) => sans.uri.push(u.to_string()),
+                            GeneralName::IPAddress(b) => {
+                                if let Some(ip) = ip_from_bytes(b) {
+                                    sans.ip.push(ip);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                ParsedExtension::BasicConstraints(bc) => {
+                    basic_constraints = Some((bc.ca, bc.path_len_constraint));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(ParsedCsr {
+        der: bytes.to_vec(),
+        subject_der: info.subject.as_raw().to_vec(),
+        subject_attrs,
+        spki_der: spki.raw.to_vec(),
+        public_key_bits: spki.subject_public_key.data.to_vec(),
+        key_algo,
+        sans,
+        basic_constraints,
+    })
+}
+
+/// IP address from SAN bytes (4 or 16 octets).
+pub fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
+    match b.len() {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(b).ok()?)),
+        16 => Some(IpAddr::from(<[u8; 16]>::try_from(b).ok()?)),
+        _ => None,
+    }
+}
+
+/// Reads a Name's attributes in order (values as text).
+pub fn name_attrs(n: &x509_parser::x509::X509Name<'_>) -> Result<Vec<NameAttr>> {
+    let mut out = Vec::new();
+    for rdn in n.iter() {
+        for atv in rdn.iter() {
+            let oid: Vec<u64> = atv
+                .attr_type()
+                .iter()
+                .map(|i| i.collect())
+                .ok_or_else(|| Error::Csr(9003, "attribute OID too large".into()))?;
+            let value = atv
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|_| String::from_utf8_lossy(atv.attr_value().data.as_ref()).into());
+            out.push(NameAttr { oid, value });
+        }
+    }
+    Ok(out)
+}
+
+/// Determines the key algorithm from a SubjectPublicKeyInfo (rust-deps.md §3c).
+pub fn spki_key_algo(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<KeyAlgo> {
+    let alg = spki.algorithm.algorithm.to_id_string();
+    match alg.as_str() {
+        "1.2.840.10045.2.1" => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string())
+                .unwrap_or_default();
+            match curve.as_str() {
+                "1.2.840.10045.3.1.7" => Ok(KeyAlgo::EcdsaP256),
+                "1.3.132.0.34" => Ok(KeyAlgo::EcdsaP384),
+                "1.3.132.0.35" => Ok(KeyAlgo::EcdsaP521),
+                other => Err(Error::PrivateKey(
+                    2400,
+                    format!("unsupported elliptic curve {other}; use P-256, P-384 or P-521"),
+                )),
+            }
+        }
+        "1.2.840.113549.1.1.1" => {
+            let bits = spki.parsed().map(|k| k.key_size()).unwrap_or(0) as u32;
+            if bits < 2048 {
+                return Err(Error::PrivateKey(2400, "RSA key is too weak".into()));
+            }
+            Ok(KeyAlgo::Rsa(bits))
+        }
+        "1.3.101.112" => Ok(KeyAlgo::Ed25519),
+        other => Err(Error::PrivateKey(
+            2200,
+            format!("Private key algorithm is not RSA or ECC or Ed25519 ({other})"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_classified_like_cfssl() {
+        let s = classify_hosts(&[
+            "example.com",
+            "10.0.0.1",
+            "::1",
+            "admin@example.com",
+            "Admin <root@example.com>",
+            "spiffe://cluster/ns/x",
+            "*.example.com",
+            "",
+            "host:8080",
+            "/path",
+        ]);
+        assert_eq!(s.dns, vec!["example.com", "*.example.com"]);
+        assert_eq!(s.ip.len(), 2);
+        assert_eq!(s.email, vec!["admin@example.com", "root@example.com"]);
+        assert_eq!(s.uri, vec!["spiffe://cluster/ns/x", "host:8080", "/path"]);
+    }
+
+    #[test]
+    fn json_keys_are_case_insensitive_and_repeated_ous_kept() {
+        let r = CertificateRequest::from_json(
+            br#"{"cn":"x","Hosts":["a"],"names":[{"c":"US","OU":"A"},{"OU":"B"}],"KEY":{"ALGO":"ecdsa","Size":384}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.cn, "x");
+        assert_eq!(r.hosts.as_deref(), Some(&["a".to_string()][..]));
+        assert_eq!(r.key_algo().unwrap(), KeyAlgo::EcdsaP384);
+        let ous: Vec<_> = r
+            .subject_attrs()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.oid == oid::OU)
+            .collect();
+        assert_eq!(ous.len(), 2);
+        assert!(
+            CertificateRequest::from_json(br#"{"CN": 5}"#)
+                .unwrap_err()
+                .code()
+                == 7200
+        );
+    }
+
+    #[test]
+    fn generated_csr_verifies_and_carries_sans_and_ca() {
+        let r = CertificateRequest::from_json(
+            br#"{"CN":"ca","hosts":["a.example","10.1.1.1"],"names":[{"OU":"A"},{"OU":"B"}],"ca":{"pathlen":1}}"#,
+        )
+        .unwrap();
+        let g = generate(&r).unwrap();
+        let p = parse_pem(g.csr_pem.as_bytes()).unwrap();
+        assert_eq!(p.common_name(), "ca");
+        assert_eq!(p.sans.dns, vec!["a.example"]);
+        assert_eq!(p.basic_constraints, Some((true, Some(1))));
+        assert_eq!(
+            p.subject_attrs.iter().filter(|a| a.oid == oid::OU).count(),
+            2
+        );
+        assert_eq!(p.key_algo, KeyAlgo::EcdsaP256);
+    }
+
+    #[test]
+    fn tampered_csr_is_refused() {
+        let r = CertificateRequest::from_json(br#"{"CN":"victim.example"}"#).unwrap();
+        let g = generate(&r).unwrap();
+        let mut der = g.csr_der.clone();
+        let pos = der.windows(6).position(|w| w == b"victim").unwrap();
+        der[pos] = b'V';
+        assert_eq!(parse_der(&der).unwrap_err().code(), 9300);
+        assert_eq!(parse_pem(b"junk").unwrap_err().code(), 9002);
+        let cert_pem = crate::keys::pem_encode("CERTIFICATE", &g.csr_der);
+        assert_eq!(
+            parse_pem(cert_pem.as_bytes()).unwrap_err().message(),
+            "not a csr"
+        );
+    }
+}

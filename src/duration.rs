@@ -1,0 +1,148 @@
+//! Go `time.Duration` strings ("87600h", "1h30m", "500ms") to and from `time::Duration`.
+//! Pure; also accepts the day/week/year suffixes kpki's own flags use (`30d`) where asked.
+
+use crate::error::{Error, Result};
+use time::Duration;
+
+/// Parses a Go duration exactly as Go's `time.ParseDuration` does (units ns us µs ms s m h).
+pub fn parse_go(s: &str) -> Result<Duration> {
+    parse(s, false)
+}
+
+/// Parses a Go duration, also accepting `d` (24h), `w` (7d) and `y` (365d) units.
+pub fn parse_human(s: &str) -> Result<Duration> {
+    parse(s, true)
+}
+
+fn parse(orig: &str, human: bool) -> Result<Duration> {
+    let bad = || Error::Policy(5200, format!("time: invalid duration {orig:?}"));
+    let mut s = orig.trim();
+    let mut neg = false;
+    if let Some(r) = s.strip_prefix('-') {
+        neg = true;
+        s = r;
+    } else if let Some(r) = s.strip_prefix('+') {
+        s = r;
+    }
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut total: i128 = 0; // nanoseconds
+    while !s.is_empty() {
+        let num_end = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
+        if num_end == 0 {
+            return Err(bad());
+        }
+        let (num, rest) = s.split_at(num_end);
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let (unit, rest) = rest.split_at(unit_end);
+        let scale: i128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "d" if human => 86_400_000_000_000,
+            "w" if human => 7 * 86_400_000_000_000,
+            "y" if human => 365 * 86_400_000_000_000,
+            "" => {
+                return Err(Error::Policy(
+                    5200,
+                    format!("time: missing unit in duration {orig:?}"),
+                ));
+            }
+            u => {
+                return Err(Error::Policy(
+                    5200,
+                    format!("time: unknown unit {u:?} in duration {orig:?}"),
+                ));
+            }
+        };
+        let (int_part, frac_part) = match num.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (num, ""),
+        };
+        if int_part.is_empty() && frac_part.is_empty() {
+            return Err(bad());
+        }
+        let ip: i128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| bad())?
+        };
+        let mut v = ip.checked_mul(scale).ok_or_else(bad)?;
+        if !frac_part.is_empty() {
+            let digits = frac_part.len().min(18) as u32;
+            let f: i128 = frac_part[..digits as usize].parse().map_err(|_| bad())?;
+            v += f * scale / 10i128.pow(digits);
+        }
+        total = total.checked_add(v).ok_or_else(bad)?;
+        if total > i64::MAX as i128 {
+            return Err(bad());
+        }
+        s = rest;
+    }
+    let total = if neg { -total } else { total };
+    Ok(Duration::nanoseconds(total as i64))
+}
+
+/// Formats like Go's `Duration.String()` for whole seconds: "8760h0m0s", "1h30m0s", "0s".
+pub fn format_go(d: Duration) -> String {
+    let secs = d.whole_seconds();
+    if secs == 0 {
+        return "0s".into();
+    }
+    let (sign, secs) = if secs < 0 { ("-", -secs) } else { ("", secs) };
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    if h > 0 {
+        format!("{sign}{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{sign}{m}m{s}s")
+    } else {
+        format!("{sign}{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        let cases = [
+            ("87600h", Duration::hours(87600)),
+            ("1h30m", Duration::minutes(90)),
+            ("5m", Duration::minutes(5)),
+            ("1.5h", Duration::minutes(90)),
+            ("300ms", Duration::milliseconds(300)),
+            ("0", Duration::ZERO),
+            ("-5m", Duration::minutes(-5)),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_go(s).unwrap(), want, "{s}");
+        }
+        for bad in ["", "365d", "h", "10", "1x", "--1h", "9999999999999999h"] {
+            assert!(parse_go(bad).is_err(), "{bad} should fail");
+        }
+        assert_eq!(
+            parse_go("365d").unwrap_err().message(),
+            r#"time: unknown unit "d" in duration "365d""#
+        );
+        assert_eq!(parse_human("30d").unwrap(), Duration::days(30));
+    }
+
+    #[test]
+    fn formats_like_go() {
+        assert_eq!(format_go(Duration::hours(8760)), "8760h0m0s");
+        assert_eq!(format_go(Duration::seconds(90)), "1m30s");
+        assert_eq!(format_go(Duration::ZERO), "0s");
+    }
+}

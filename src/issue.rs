@@ -1,0 +1,300 @@
+//! THE signing path, shared by the CLI and the server: parse + verify the CSR → pick the
+//! profile → policy builds the template → the signer signs. Also `-initca`, `selfsign` and
+//! key+CSR+certificate generation. Synchronous and free of I/O: callers record the result
+//! (db) before they answer.
+
+use crate::config::{Signing, SigningProfile};
+use crate::csr::{self, CertificateRequest};
+use crate::error::{CodedMessage, Error, Result};
+use crate::keys::{PrivateKey, pem_encode};
+use crate::policy::{self, Overrides};
+use crate::signer::{self, Ca};
+use time::{Duration, OffsetDateTime};
+
+/// A signing request, as cfssl's `sign` command and `/sign` endpoint take it.
+#[derive(Debug, Clone, Default)]
+pub struct SignRequest {
+    /// PEM CSR
+    pub csr_pem: Vec<u8>,
+    /// SANs replacing the CSR's, when non-empty
+    pub hosts: Option<Vec<String>>,
+    /// subject override
+    pub subject: Option<CertificateRequest>,
+    /// profile name ("" = default)
+    pub profile: String,
+    /// signer label (stored as ca_label)
+    pub label: String,
+}
+
+/// One issued certificate and the facts a record needs.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// certificate DER
+    pub cert_der: Vec<u8>,
+    /// certificate PEM
+    pub cert_pem: String,
+    /// decimal serial
+    pub serial: String,
+    /// issuer key id, lower-case hex (cfssl's certdb AKI)
+    pub aki: String,
+    /// validity start
+    pub not_before: OffsetDateTime,
+    /// validity end
+    pub not_after: OffsetDateTime,
+    /// subject CN
+    pub common_name: String,
+    /// DNS SANs (what cfssl stores in `sans`)
+    pub dns_sans: Vec<String>,
+    /// profile used ("" = default)
+    pub profile: String,
+    /// label given
+    pub label: String,
+    /// non-fatal warnings (cfssl's "lacks a hosts field")
+    pub warnings: Vec<CodedMessage>,
+}
+
+/// cfssl's warning for a certificate without hosts (CA/Browser Forum BR 10.2.3).
+pub fn hosts_warning() -> CodedMessage {
+    CodedMessage {
+        code: 5300,
+        message: "This certificate lacks a \"hosts\" field. This makes it unsuitable for websites. \
+For more information see the Baseline Requirements for the Issuance and Management of Publicly-Trusted \
+Certificates, v.1.1.6, from the CA/Browser Forum (https://cabforum.org); specifically, section 10.2.3 \
+(\"Information Requirements\")."
+            .into(),
+    }
+}
+
+fn local_profile<'a>(signing: &'a Signing, name: &str) -> Result<&'a SigningProfile> {
+    let p = signing.profile(name)?;
+    if !p.is_local() {
+        return Err(Error::Policy(
+            5400,
+            format!("profile {name:?} signs on a remote server; use -remote or sign there"),
+        ));
+    }
+    Ok(p)
+}
+
+/// Signs a CSR with `ca` under the named profile.
+pub fn sign(ca: &Ca, signing: &Signing, req: &SignRequest) -> Result<Issued> {
+    let now = OffsetDateTime::now_utc();
+    let profile = local_profile(signing, &req.profile)?;
+    let parsed = csr::parse_pem(&req.csr_pem)?;
+    let over = Overrides {
+        hosts: req.hosts.clone(),
+        subject: req.subject.clone(),
+    };
+    let t = policy::leaf_template(
+        profile,
+        &parsed,
+        &over,
+        ca.facts(),
+        now,
+        signer::new_serial()?,
+    )?;
+    let cert_der = ca.sign(&t, now)?;
+    Ok(Issued {
+        cert_pem: pem_encode("CERTIFICATE", &cert_der),
+        cert_der,
+        serial: signer::serial_decimal(&t.serial),
+        aki: ca.aki_hex(),
+        not_before: t.not_before,
+        not_after: t.not_after,
+        common_name: t.common_name(),
+        dns_sans: t.sans.dns.clone(),
+        profile: req.profile.clone(),
+        label: req.label.clone(),
+        warnings: vec![],
+    })
+}
+
+/// A generated key + CSR + certificate (`gencert`, `/newcert`).
+#[derive(Debug)]
+pub struct NewCert {
+    /// private key PEM in cfssl's format
+    pub key_pem: String,
+    /// CSR PEM
+    pub csr_pem: String,
+    /// the certificate
+    pub issued: Issued,
+}
+
+/// Generates a key and CSR from CSR JSON and signs it with `ca` under `profile`.
+pub fn new_cert(
+    ca: &Ca,
+    signing: &Signing,
+    req: &CertificateRequest,
+    profile: &str,
+    label: &str,
+) -> Result<NewCert> {
+    if req.ca.is_some() {
+        return Err(Error::Policy(
+            5300,
+            "ca section only permitted in initca".into(),
+        ));
+    }
+    local_profile(signing, profile)?; // fail before generating a key
+    let g = csr::generate(req)?;
+    let sreq = SignRequest {
+        csr_pem: g.csr_pem.clone().into_bytes(),
+        profile: profile.to_string(),
+        label: label.to_string(),
+        ..Default::default()
+    };
+    let mut issued = sign(ca, signing, &sreq)?;
+    if req.hosts.as_ref().is_none_or(|h| h.is_empty()) {
+        issued.warnings.push(hosts_warning());
+    }
+    Ok(NewCert {
+        key_pem: g.key.to_cfssl_pem()?,
+        csr_pem: g.csr_pem,
+        issued,
+    })
+}
+
+/// A new self-signed certificate with its key and CSR (`-initca`, `selfsign`).
+#[derive(Debug)]
+pub struct SelfSigned {
+    /// the key (kept so callers can encrypt or re-emit it)
+    pub key: PrivateKey,
+    /// CSR PEM
+    pub csr_pem: String,
+    /// certificate DER
+    pub cert_der: Vec<u8>,
+    /// certificate PEM
+    pub cert_pem: String,
+    /// decimal serial
+    pub serial: String,
+}
+
+/// `gencert -initca`: a self-signed CA from CSR JSON, with a new key or an existing one.
+pub fn init_ca(req: &CertificateRequest, key: Option<PrivateKey>) -> Result<SelfSigned> {
+    if !req.has_subject() {
+        return Err(Error::policy("missing subject information"));
+    }
+    let key = match key {
+        Some(k) => k,
+        None => PrivateKey::generate(req.key_algo()?)?,
+    };
+    let (csr_der, csr_pem) = csr::csr_for_key(req, &key)?;
+    let parsed = csr::parse_der(&csr_der)?;
+    let t = policy::ca_template(
+        req,
+        &parsed,
+        OffsetDateTime::now_utc(),
+        signer::new_serial()?,
+    )?;
+    let cert_der = signer::self_sign(&key, &t)?;
+    Ok(SelfSigned {
+        key,
+        csr_pem,
+        cert_pem: pem_encode("CERTIFICATE", &cert_der),
+        cert_der,
+        serial: signer::serial_decimal(&t.serial),
+    })
+}
+
+/// `selfsign`: a self-signed leaf under `profile` (the built-in default lasts 2190h, as cfssl).
+pub fn self_sign(req: &CertificateRequest, profile: Option<&SigningProfile>) -> Result<SelfSigned> {
+    let default = SigningProfile::cfssl_default();
+    let (p, expiry) = match profile {
+        Some(p) => (p, p.expiry),
+        None => (&default, Duration::hours(2190)),
+    };
+    let key = PrivateKey::generate(req.key_algo()?)?;
+    let (csr_der, csr_pem) = csr::csr_for_key(req, &key)?;
+    let parsed = csr::parse_der(&csr_der)?;
+    // cfssl compat: selfsign serials are uniform below 2^63.
+    let mut serial = signer::new_serial()?[..8].to_vec();
+    serial[0] &= 0x7f;
+    let t = policy::selfsign_template(p, &parsed, OffsetDateTime::now_utc(), expiry, serial)?;
+    let cert_der = signer::self_sign(&key, &t)?;
+    Ok(SelfSigned {
+        key,
+        csr_pem,
+        cert_pem: pem_encode("CERTIFICATE", &cert_der),
+        cert_der,
+        serial: signer::serial_decimal(&t.serial),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_ca() -> Ca {
+        let req = CertificateRequest::from_json(br#"{"CN":"kpki test CA","names":[{"O":"kpki"}]}"#)
+            .unwrap();
+        let ss = init_ca(&req, None).unwrap();
+        Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap()
+    }
+
+    #[test]
+    fn signs_and_the_result_parses_with_an_independent_parser() {
+        use x509_parser::prelude::*;
+        let ca = test_ca();
+        let signing = crate::profiles::builtin().signing;
+        let req =
+            CertificateRequest::from_json(br#"{"CN":"etcd-1","hosts":["127.0.0.1","localhost"]}"#)
+                .unwrap();
+        let nc = new_cert(&ca, &signing, &req, "etcd", "").unwrap();
+        assert!(nc.issued.warnings.is_empty());
+        let (_, c) = X509Certificate::from_der(&nc.issued.cert_der).unwrap();
+        assert_eq!(c.issuer().as_raw(), ca.subject_der.as_slice());
+        let ca_cert = X509Certificate::from_der(&ca.cert_der).unwrap().1;
+        c.verify_signature(Some(ca_cert.public_key())).unwrap();
+        assert_eq!(c.serial.to_string(), nc.issued.serial);
+        assert_eq!(nc.issued.dns_sans, vec!["localhost"]);
+        let aki = c
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    a.key_identifier.as_ref().map(|k| k.0.to_vec())
+                }
+                _ => None,
+            });
+        assert_eq!(aki.unwrap(), ca.ski);
+        let ekus = c.extended_key_usage().unwrap().unwrap().value;
+        assert!(ekus.server_auth && ekus.client_auth);
+    }
+
+    #[test]
+    fn unknown_profile_and_missing_hosts() {
+        let ca = test_ca();
+        let signing = crate::profiles::builtin().signing;
+        let req = CertificateRequest::from_json(br#"{"CN":"admin"}"#).unwrap();
+        assert_eq!(
+            new_cert(&ca, &signing, &req, "nope", "")
+                .unwrap_err()
+                .code(),
+            5400
+        );
+        let nc = new_cert(&ca, &signing, &req, "client", "").unwrap();
+        assert_eq!(nc.issued.warnings[0].code, 5300);
+        let ca_req = CertificateRequest::from_json(br#"{"CN":"x","ca":{}}"#).unwrap();
+        assert_eq!(
+            new_cert(&ca, &signing, &ca_req, "", "")
+                .unwrap_err()
+                .message(),
+            "ca section only permitted in initca"
+        );
+    }
+
+    #[test]
+    fn initca_needs_a_subject_and_key_must_match() {
+        let e = init_ca(&CertificateRequest::default(), None).unwrap_err();
+        assert_eq!(e.message(), "missing subject information");
+        let ss = init_ca(
+            &CertificateRequest::from_json(br#"{"CN":"a"}"#).unwrap(),
+            None,
+        )
+        .unwrap();
+        let other = PrivateKey::generate(crate::keys::KeyAlgo::EcdsaP256).unwrap();
+        assert_eq!(
+            Ca::new(ss.cert_pem.as_bytes(), other).unwrap_err().code(),
+            2300
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! Go-compatible JSON decoding: struct keys match case-insensitively (`cn`, `Hosts`), map keys
+//! keep their case. Pure; knows nothing of what the structures mean.
+//!
+//! Usage: decode with [`from_slice`], which lower-cases the keys of the top-level object; nested
+//! struct fields opt in with `#[serde(deserialize_with = "jsonci::de")]` (or the `de_opt`,
+//! `de_vec`, `de_map` variants). Rust field names are therefore the lower-case JSON names.
+
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Lower-cases the keys of one object level. On a clash, the later key in the input wins, as in Go.
+pub fn lower_keys(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                out.insert(k.to_ascii_lowercase(), v);
+            }
+            Value::Object(out)
+        }
+        other => other,
+    }
+}
+
+/// Decodes a JSON document into `T`, matching the top-level struct keys case-insensitively.
+pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    let v: Value = serde_json::from_slice(bytes)?;
+    from_value(v)
+}
+
+/// Like [`from_slice`] for an already parsed value.
+pub fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, serde_json::Error> {
+    serde_json::from_value(lower_keys(v))
+}
+
+/// `deserialize_with` helper for a nested struct field.
+pub fn de<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<T, D::Error> {
+    let v = Value::deserialize(d)?;
+    from_value(v).map_err(D::Error::custom)
+}
+
+/// `deserialize_with` helper for an optional nested struct field (`null` → `None`).
+pub fn de_opt<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+    let v = Value::deserialize(d)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    from_value(v).map(Some).map_err(D::Error::custom)
+}
+
+/// `deserialize_with` helper for a list of nested structs (`null` → empty).
+pub fn de_vec<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
+    let v = Value::deserialize(d)?;
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|i| from_value(i).map_err(D::Error::custom))
+            .collect(),
+        _ => Err(D::Error::custom("expected an array")),
+    }
+}
+
+/// `deserialize_with` helper for a map of name → nested struct (names keep their case).
+pub fn de_map<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    d: D,
+) -> Result<BTreeMap<String, T>, D::Error> {
+    let v = Value::deserialize(d)?;
+    match v {
+        Value::Null => Ok(BTreeMap::new()),
+        Value::Object(m) => m
+            .into_iter()
+            .map(|(k, v)| from_value(v).map(|t| (k, t)).map_err(D::Error::custom))
+            .collect(),
+        _ => Err(D::Error::custom("expected an object")),
+    }
+}
+
+/// Serialises like Go's `encoding/json`: compact, and `&`, `<`, `>` escaped as `\u0026` etc.
+/// Keys come out sorted because serde_json's map is ordered.
+pub fn to_go_json(v: &impl serde::Serialize) -> String {
+    let s = serde_json::to_string(v).unwrap_or_else(|_| "null".into());
+    go_escape(&s)
+}
+
+/// Applies Go's HTML-safe escaping to already serialised JSON (those bytes only occur in strings).
+pub fn go_escape(s: &str) -> String {
+    if !s.contains(['&', '<', '>']) {
+        return s.to_string();
+    }
+    s.replace('&', "\\u0026")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize, Debug)]
+    struct Inner {
+        c: String,
+    }
+    #[derive(Deserialize, Debug)]
+    struct Outer {
+        cn: String,
+        #[serde(default, deserialize_with = "de_vec")]
+        names: Vec<Inner>,
+        #[serde(default, deserialize_with = "de_map")]
+        profiles: BTreeMap<String, Inner>,
+    }
+
+    #[test]
+    fn keys_match_case_insensitively_but_map_keys_keep_case() {
+        let o: Outer =
+            from_slice(br#"{"CN":"x","Names":[{"C":"US"}],"PROFILES":{"WWW":{"c":"1"}}}"#).unwrap();
+        assert_eq!(o.cn, "x");
+        assert_eq!(o.names[0].c, "US");
+        assert_eq!(o.profiles["WWW"].c, "1");
+    }
+
+    #[test]
+    fn go_escaping() {
+        assert_eq!(
+            to_go_json(&serde_json::json!({"a":"<&>"})),
+            r#"{"a":"\u003c\u0026\u003e"}"#
+        );
+    }
+}

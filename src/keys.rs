@@ -1,0 +1,490 @@
+//! Private keys: generation (ECDSA P-256/384/521, RSA 2048–4096, Ed25519), loading from PKCS#8,
+//! SEC1, PKCS#1 and encrypted PKCS#8 PEM, writing in cfssl's formats, and signing.
+//! Pure: bytes in, bytes out; no files, no policy.
+
+use crate::der::oid;
+use crate::error::{Error, Result};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, ECDSA_P521_SHA512_ASN1_SIGNING,
+    EcdsaKeyPair,
+};
+use pkcs8::der::{Decode, Encode};
+use rcgen::{PublicKeyData, SigningKey};
+use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use zeroize::Zeroizing;
+
+/// A key algorithm and size, as named in cfssl's `"key": {"algo", "size"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlgo {
+    /// ECDSA on NIST P-256
+    EcdsaP256,
+    /// ECDSA on NIST P-384
+    EcdsaP384,
+    /// ECDSA on NIST P-521
+    EcdsaP521,
+    /// RSA with this modulus size in bits
+    Rsa(u32),
+    /// Ed25519
+    Ed25519,
+}
+
+impl KeyAlgo {
+    /// cfssl's rules for `{"algo": …, "size": …}` (size 0 = the algorithm's default).
+    pub fn from_request(algo: &str, size: u32) -> Result<Self> {
+        match algo.to_ascii_lowercase().as_str() {
+            "" | "ecdsa" => match size {
+                0 | 256 => Ok(KeyAlgo::EcdsaP256),
+                384 => Ok(KeyAlgo::EcdsaP384),
+                521 => Ok(KeyAlgo::EcdsaP521),
+                _ => Err(Error::PrivateKey(2400, "invalid curve".into())),
+            },
+            "rsa" => match size {
+                0 => Ok(KeyAlgo::Rsa(2048)),
+                s if s < 2048 => Err(Error::PrivateKey(2400, "RSA key is too weak".into())),
+                2048 | 3072 | 4096 => Ok(KeyAlgo::Rsa(size)),
+                s if s > 8192 => Err(Error::PrivateKey(2400, "RSA key size too large".into())),
+                s => Err(Error::PrivateKey(
+                    2400,
+                    format!("RSA key size {s} is not supported; use 2048, 3072 or 4096"),
+                )),
+            },
+            "ed25519" => Ok(KeyAlgo::Ed25519),
+            _ => Err(Error::PrivateKey(2400, "invalid algorithm".into())),
+        }
+    }
+
+    /// The name cfssl logs ("ecdsa-256", "rsa-2048", "ed25519").
+    pub fn name(&self) -> String {
+        match self {
+            KeyAlgo::EcdsaP256 => "ecdsa-256".into(),
+            KeyAlgo::EcdsaP384 => "ecdsa-384".into(),
+            KeyAlgo::EcdsaP521 => "ecdsa-521".into(),
+            KeyAlgo::Rsa(b) => format!("rsa-{b}"),
+            KeyAlgo::Ed25519 => "ed25519".into(),
+        }
+    }
+
+    /// The signature algorithm a key of this type signs with (cfssl §7.1).
+    pub fn sig_alg(&self) -> SigAlg {
+        match self {
+            KeyAlgo::EcdsaP256 => SigAlg {
+                oid: oid::ECDSA_SHA256,
+                name: "ECDSAWithSHA256",
+            },
+            KeyAlgo::EcdsaP384 => SigAlg {
+                oid: oid::ECDSA_SHA384,
+                name: "ECDSAWithSHA384",
+            },
+            KeyAlgo::EcdsaP521 => SigAlg {
+                oid: oid::ECDSA_SHA512,
+                name: "ECDSAWithSHA512",
+            },
+            KeyAlgo::Rsa(b) if *b >= 4096 => SigAlg {
+                oid: oid::RSA_SHA512,
+                name: "SHA512WithRSA",
+            },
+            KeyAlgo::Rsa(b) if *b >= 3072 => SigAlg {
+                oid: oid::RSA_SHA384,
+                name: "SHA384WithRSA",
+            },
+            KeyAlgo::Rsa(_) => SigAlg {
+                oid: oid::RSA_SHA256,
+                name: "SHA256WithRSA",
+            },
+            KeyAlgo::Ed25519 => SigAlg {
+                oid: oid::ED25519,
+                name: "Ed25519",
+            },
+        }
+    }
+
+    fn rcgen_alg(&self) -> &'static rcgen::SignatureAlgorithm {
+        match self {
+            KeyAlgo::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            KeyAlgo::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+            KeyAlgo::EcdsaP521 => &rcgen::PKCS_ECDSA_P521_SHA512,
+            KeyAlgo::Rsa(b) if *b >= 4096 => &rcgen::PKCS_RSA_SHA512,
+            KeyAlgo::Rsa(b) if *b >= 3072 => &rcgen::PKCS_RSA_SHA384,
+            KeyAlgo::Rsa(_) => &rcgen::PKCS_RSA_SHA256,
+            KeyAlgo::Ed25519 => &rcgen::PKCS_ED25519,
+        }
+    }
+}
+
+/// A signature algorithm: its OID and Go's name for it (as certinfo prints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigAlg {
+    /// signature algorithm OID
+    pub oid: &'static [u64],
+    /// Go's `x509.SignatureAlgorithm` name
+    pub name: &'static str,
+}
+
+impl SigAlg {
+    /// AlgorithmIdentifier DER for this algorithm.
+    pub fn identifier(&self) -> Vec<u8> {
+        crate::der::algorithm_identifier(self.oid)
+    }
+}
+
+/// A private key that can sign, with its PKCS#8 form kept for output.
+pub struct PrivateKey {
+    pair: rcgen::KeyPair,
+    algo: KeyAlgo,
+    pkcs8: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PrivateKey({})", self.algo.name())
+    }
+}
+
+fn gen_err(e: impl std::fmt::Display) -> Error {
+    Error::PrivateKey(2400, format!("Failed to new private key: {e}"))
+}
+
+fn parse_err() -> Error {
+    Error::PrivateKey(2003, "Failed to parse private key".into())
+}
+
+const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+const ED25519_OID: &str = "1.3.101.112";
+const P256: &str = "1.2.840.10045.3.1.7";
+const P384: &str = "1.3.132.0.34";
+const P521: &str = "1.3.132.0.35";
+
+impl PrivateKey {
+    /// Generates a fresh key.
+    pub fn generate(algo: KeyAlgo) -> Result<Self> {
+        let pkcs8: Vec<u8> = match algo {
+            KeyAlgo::Rsa(bits) => {
+                use aws_lc_rs::encoding::AsDer;
+                let size = match bits {
+                    2048 => aws_lc_rs::rsa::KeySize::Rsa2048,
+                    3072 => aws_lc_rs::rsa::KeySize::Rsa3072,
+                    4096 => aws_lc_rs::rsa::KeySize::Rsa4096,
+                    _ => return Err(Error::PrivateKey(2400, "unsupported RSA key size".into())),
+                };
+                let kp = aws_lc_rs::rsa::KeyPair::generate(size).map_err(gen_err)?;
+                kp.as_der().map_err(gen_err)?.as_ref().to_vec()
+            }
+            _ => rcgen::KeyPair::generate_for(algo.rcgen_alg())
+                .map_err(gen_err)?
+                .serialize_der(),
+        };
+        Self::from_pkcs8(pkcs8)
+    }
+
+    /// Loads a plaintext PKCS#8 DER key, detecting its algorithm (and RSA size).
+    pub fn from_pkcs8(pkcs8: Vec<u8>) -> Result<Self> {
+        let pkcs8 = Zeroizing::new(pkcs8);
+        let info = pkcs8::PrivateKeyInfo::from_der(&pkcs8).map_err(|_| parse_err())?;
+        let alg_oid = info.algorithm.oid.to_string();
+        let algo = match alg_oid.as_str() {
+            EC_PUBLIC_KEY => {
+                let curve = info
+                    .algorithm
+                    .parameters_oid()
+                    .map_err(|_| Error::PrivateKey(2400, "invalid curve".into()))?
+                    .to_string();
+                match curve.as_str() {
+                    P256 => KeyAlgo::EcdsaP256,
+                    P384 => KeyAlgo::EcdsaP384,
+                    P521 => KeyAlgo::EcdsaP521,
+                    _ => return Err(Error::PrivateKey(2400, "invalid curve".into())),
+                }
+            }
+            RSA_ENCRYPTION => {
+                let kp = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pkcs8).map_err(rsa_reject)?;
+                let bits = (kp.public_modulus_len() * 8) as u32;
+                if bits < 2048 {
+                    return Err(Error::PrivateKey(2400, "RSA key is too weak".into()));
+                }
+                KeyAlgo::Rsa(bits)
+            }
+            ED25519_OID => KeyAlgo::Ed25519,
+            _ => {
+                return Err(Error::PrivateKey(
+                    2200,
+                    "Private key algorithm is not RSA or ECC or Ed25519".into(),
+                ));
+            }
+        };
+        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.to_vec()));
+        let pair = rcgen::KeyPair::from_der_and_sign_algo(&der, algo.rcgen_alg())
+            .map_err(|_| parse_err())?;
+        Ok(PrivateKey { pair, algo, pkcs8 })
+    }
+
+    /// Loads a key from PEM text: PKCS#8 ("PRIVATE KEY", "Ed25519 PRIVATE KEY"), SEC1
+    /// ("EC PRIVATE KEY", leading "EC PARAMETERS" skipped), PKCS#1 ("RSA PRIVATE KEY") or
+    /// encrypted PKCS#8 ("ENCRYPTED PRIVATE KEY", needs `passphrase`).
+    pub fn from_pem(text: &[u8], passphrase: Option<&[u8]>) -> Result<Self> {
+        let blocks = pem::parse_many(text).map_err(|_| no_pem())?;
+        let block = blocks
+            .into_iter()
+            .find(|b| b.tag() != "EC PARAMETERS")
+            .ok_or_else(no_pem)?;
+        if block
+            .headers()
+            .get("Proc-Type")
+            .is_some_and(|v| v.contains("ENCRYPTED"))
+        {
+            // cfssl compat: legacy OpenSSL PEM encryption is reported as 2100.
+            return Err(Error::PrivateKey(2100, "Private key is encrypted.".into()));
+        }
+        let der = block.contents().to_vec();
+        match block.tag() {
+            "ENCRYPTED PRIVATE KEY" => {
+                let Some(pass) = passphrase else {
+                    return Err(Error::PrivateKey(
+                        2100,
+                        "Private key is encrypted. (give the passphrase with -ca-key-passphrase env:VAR or file:PATH)".into(),
+                    ));
+                };
+                let enc = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
+                    .map_err(|_| parse_err())?;
+                let doc = enc.decrypt(pass).map_err(|_| {
+                    Error::PrivateKey(
+                        2003,
+                        "Failed to decrypt private key: wrong passphrase?".into(),
+                    )
+                })?;
+                Self::from_pkcs8(doc.as_bytes().to_vec())
+            }
+            "EC PRIVATE KEY" => Self::from_sec1(&der),
+            "RSA PRIVATE KEY" => Self::from_pkcs1(&der),
+            _ => Self::from_der_any(&der),
+        }
+    }
+
+    /// Loads DER trying PKCS#8, then PKCS#1, then SEC1 (cfssl's order).
+    pub fn from_der_any(der: &[u8]) -> Result<Self> {
+        if pkcs8::PrivateKeyInfo::from_der(der).is_ok() {
+            return Self::from_pkcs8(der.to_vec());
+        }
+        Self::from_pkcs1(der).or_else(|_| Self::from_sec1(der))
+    }
+
+    fn from_pkcs1(der: &[u8]) -> Result<Self> {
+        use aws_lc_rs::encoding::AsDer;
+        let kp = aws_lc_rs::rsa::KeyPair::from_der(der).map_err(rsa_reject)?;
+        Self::from_pkcs8(kp.as_der().map_err(|_| parse_err())?.as_ref().to_vec())
+    }
+
+    fn from_sec1(der: &[u8]) -> Result<Self> {
+        for alg in [
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            &ECDSA_P384_SHA384_ASN1_SIGNING,
+            &ECDSA_P521_SHA512_ASN1_SIGNING,
+        ] {
+            if let Ok(kp) = EcdsaKeyPair::from_private_key_der(alg, der) {
+                let doc = kp.to_pkcs8v1().map_err(|_| parse_err())?;
+                return Self::from_pkcs8(doc.as_ref().to_vec());
+            }
+        }
+        Err(parse_err())
+    }
+
+    /// The key's algorithm and size.
+    pub fn algo(&self) -> KeyAlgo {
+        self.algo
+    }
+
+    /// The signature algorithm this key signs with.
+    pub fn sig_alg(&self) -> SigAlg {
+        self.algo.sig_alg()
+    }
+
+    /// SubjectPublicKeyInfo DER.
+    pub fn spki_der(&self) -> Vec<u8> {
+        self.pair.subject_public_key_info()
+    }
+
+    /// The subjectPublicKey BIT STRING contents (what key identifiers hash).
+    pub fn public_key_bits(&self) -> &[u8] {
+        self.pair.der_bytes()
+    }
+
+    /// Signs `msg` with the key's signature algorithm (ECDSA signatures DER-encoded).
+    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>> {
+        self.pair
+            .sign(msg)
+            .map_err(|e| Error::PrivateKey(2000, format!("signing failed: {e}")))
+    }
+
+    /// The plaintext PKCS#8 DER.
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// PEM as cfssl writes keys: "EC PRIVATE KEY" (SEC1 with the named curve), "RSA PRIVATE KEY"
+    /// (PKCS#1), and "PRIVATE KEY" (PKCS#8) for Ed25519.
+    pub fn to_cfssl_pem(&self) -> Result<String> {
+        let info = pkcs8::PrivateKeyInfo::from_der(&self.pkcs8).map_err(|_| parse_err())?;
+        let (tag, der): (&str, Zeroizing<Vec<u8>>) = match self.algo {
+            KeyAlgo::Rsa(_) => ("RSA PRIVATE KEY", Zeroizing::new(info.private_key.to_vec())),
+            KeyAlgo::Ed25519 => ("PRIVATE KEY", Zeroizing::new(self.pkcs8.to_vec())),
+            _ => {
+                let curve = info.algorithm.parameters_oid().map_err(|_| parse_err())?;
+                let mut ec =
+                    sec1::EcPrivateKey::from_der(info.private_key).map_err(|_| parse_err())?;
+                ec.parameters = Some(sec1::EcParameters::NamedCurve(curve));
+                let pk_owned;
+                if ec.public_key.is_none() {
+                    pk_owned = self.public_key_bits().to_vec();
+                    ec.public_key = Some(&pk_owned);
+                }
+                (
+                    "EC PRIVATE KEY",
+                    Zeroizing::new(ec.to_der().map_err(|_| parse_err())?),
+                )
+            }
+        };
+        Ok(pem_encode(tag, &der))
+    }
+
+    /// PEM of the plaintext PKCS#8 form ("PRIVATE KEY").
+    pub fn to_pkcs8_pem(&self) -> String {
+        pem_encode("PRIVATE KEY", &self.pkcs8)
+    }
+
+    /// Encrypted PKCS#8 PEM: PBES2 with PBKDF2-SHA256 (600,000 rounds) and AES-256-CBC, which
+    /// `openssl pkey` reads (pkcs8's default scrypt parameters are refused by OpenSSL 3).
+    pub fn to_encrypted_pem(&self, passphrase: &[u8], rounds: u32) -> Result<String> {
+        use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+        let rng = SystemRandom::new();
+        let mut salt = [0u8; 16];
+        let mut iv = [0u8; 16];
+        rng.fill(&mut salt).map_err(gen_err)?;
+        rng.fill(&mut iv).map_err(gen_err)?;
+        let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(rounds, &salt, &iv)
+            .map_err(gen_err)?;
+        let info = pkcs8::PrivateKeyInfo::from_der(&self.pkcs8).map_err(|_| parse_err())?;
+        let doc = info
+            .encrypt_with_params(params, passphrase)
+            .map_err(gen_err)?;
+        Ok(pem_encode("ENCRYPTED PRIVATE KEY", doc.as_bytes()))
+    }
+}
+
+fn rsa_reject(e: aws_lc_rs::error::KeyRejected) -> Error {
+    let s = e.to_string();
+    if s.contains("Small") || s.contains("small") {
+        Error::PrivateKey(2400, "RSA key is too weak".into())
+    } else {
+        parse_err()
+    }
+}
+
+fn no_pem() -> Error {
+    Error::PrivateKey(
+        2002,
+        "Failed to decode private key: no PEM block found".into(),
+    )
+}
+
+/// PEM-encodes DER with 64-column lines and a trailing newline (as Go's pem.Encode).
+pub fn pem_encode(tag: &str, der: &[u8]) -> String {
+    let p = pem::Pem::new(tag, der.to_vec());
+    pem::encode_config(
+        &p,
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
+/// SHA-1 of the subjectPublicKey bits: RFC 5280 §4.2.1.2 method (1), as cfssl/Go/openssl use.
+pub fn key_id(public_key_bits: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        public_key_bits,
+    )
+    .as_ref()
+    .to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_sizes_follow_cfssl() {
+        assert_eq!(
+            KeyAlgo::from_request("ecdsa", 0).unwrap(),
+            KeyAlgo::EcdsaP256
+        );
+        assert_eq!(KeyAlgo::from_request("", 384).unwrap(), KeyAlgo::EcdsaP384);
+        assert_eq!(
+            KeyAlgo::from_request("RSA", 4096).unwrap(),
+            KeyAlgo::Rsa(4096)
+        );
+        let weak = KeyAlgo::from_request("rsa", 1024).unwrap_err();
+        assert_eq!(
+            weak.to_json(),
+            r#"{"code":2400,"message":"RSA key is too weak"}"#
+        );
+        assert_eq!(
+            KeyAlgo::from_request("ecdsa", 224).unwrap_err().message(),
+            "invalid curve"
+        );
+        assert_eq!(
+            KeyAlgo::from_request("dsa", 0).unwrap_err().message(),
+            "invalid algorithm"
+        );
+    }
+
+    #[test]
+    fn every_algorithm_round_trips_through_its_cfssl_pem() {
+        for (algo, tag) in [
+            (KeyAlgo::EcdsaP256, "EC PRIVATE KEY"),
+            (KeyAlgo::EcdsaP384, "EC PRIVATE KEY"),
+            (KeyAlgo::EcdsaP521, "EC PRIVATE KEY"),
+            (KeyAlgo::Rsa(2048), "RSA PRIVATE KEY"),
+            (KeyAlgo::Ed25519, "PRIVATE KEY"),
+        ] {
+            let k = PrivateKey::generate(algo).unwrap();
+            let pem = k.to_cfssl_pem().unwrap();
+            assert!(
+                pem.starts_with(&format!("-----BEGIN {tag}-----\n")),
+                "{pem}"
+            );
+            let back = PrivateKey::from_pem(pem.as_bytes(), None).unwrap();
+            assert_eq!(back.algo(), algo);
+            assert_eq!(back.spki_der(), k.spki_der());
+            let back8 = PrivateKey::from_pem(k.to_pkcs8_pem().as_bytes(), None).unwrap();
+            assert_eq!(back8.spki_der(), k.spki_der());
+        }
+    }
+
+    #[test]
+    fn encrypted_pkcs8_needs_the_right_passphrase() {
+        let k = PrivateKey::generate(KeyAlgo::EcdsaP256).unwrap();
+        let enc = k.to_encrypted_pem(b"s3cret", 1000).unwrap();
+        assert!(
+            PrivateKey::from_pem(enc.as_bytes(), None)
+                .unwrap_err()
+                .code()
+                == 2100
+        );
+        assert!(PrivateKey::from_pem(enc.as_bytes(), Some(b"nope")).is_err());
+        let back = PrivateKey::from_pem(enc.as_bytes(), Some(b"s3cret")).unwrap();
+        assert_eq!(back.spki_der(), k.spki_der());
+    }
+
+    #[test]
+    fn garbage_is_a_clean_error() {
+        assert_eq!(
+            PrivateKey::from_pem(b"hello", None).unwrap_err().code(),
+            2002
+        );
+        let bogus = pem_encode("PRIVATE KEY", b"\x30\x03\x02\x01\x00");
+        assert_eq!(
+            PrivateKey::from_pem(bogus.as_bytes(), None)
+                .unwrap_err()
+                .code(),
+            2003
+        );
+    }
+}

@@ -1,0 +1,477 @@
+//! Decides what goes into a certificate: profile + parsed CSR + request overrides + issuer facts
+//! → a finished [`Template`], or a policy error. Pure: no keys, no signing, no I/O.
+
+use crate::config::{SigningProfile, ku};
+use crate::csr::{self, CertificateRequest, ParsedCsr};
+use crate::der::{self, NameAttr, Sans, oid};
+use crate::duration::parse_go;
+use crate::error::{Error, Result};
+use crate::keys::KeyAlgo;
+use time::{Duration, OffsetDateTime};
+
+/// Everything the signer needs to build one certificate.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// serial number, big-endian positive
+    pub serial: Vec<u8>,
+    /// subject Name DER
+    pub subject_der: Vec<u8>,
+    /// subject attributes (for records and checks)
+    pub subject_attrs: Vec<NameAttr>,
+    /// SubjectPublicKeyInfo DER
+    pub spki_der: Vec<u8>,
+    /// subjectPublicKey bits (SKI input)
+    pub public_key_bits: Vec<u8>,
+    /// validity start
+    pub not_before: OffsetDateTime,
+    /// validity end
+    pub not_after: OffsetDateTime,
+    /// keyUsage bits (0 = no extension)
+    pub key_usage: u16,
+    /// extKeyUsage OIDs
+    pub ext_key_usages: Vec<&'static [u64]>,
+    /// CA certificate
+    pub is_ca: bool,
+    /// pathLenConstraint
+    pub path_len: Option<u32>,
+    /// subject alternative names
+    pub sans: Sans,
+    /// AIA OCSP URLs
+    pub ocsp_urls: Vec<String>,
+    /// AIA caIssuers URLs
+    pub issuer_urls: Vec<String>,
+    /// CRL distribution point
+    pub crl_url: Option<String>,
+    /// certificate policies
+    pub policies: Vec<der::Policy>,
+    /// add id-pkix-ocsp-nocheck
+    pub ocsp_no_check: bool,
+    /// write an AKI (false for self-signed roots, as cfssl)
+    pub with_aki: bool,
+}
+
+impl Template {
+    /// The first CN of the subject, or "".
+    pub fn common_name(&self) -> String {
+        self.subject_attrs
+            .iter()
+            .find(|a| a.oid == oid::CN)
+            .map(|a| a.value.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// What policy needs to know about the issuing CA.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IssuerFacts {
+    /// the issuer's own pathLenConstraint
+    pub path_len: Option<u32>,
+}
+
+/// Per-request overrides (cfssl's sign request: hosts, subject, …).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// replaces the CSR's SANs entirely when non-empty
+    pub hosts: Option<Vec<String>>,
+    /// per-attribute-type subject override (CN, names, serialnumber)
+    pub subject: Option<CertificateRequest>,
+}
+
+/// `now` rounded to the minute (half up), as Go's `Time.Round(time.Minute)`.
+pub fn round_minute(now: OffsetDateTime) -> OffsetDateTime {
+    let secs = now.unix_timestamp();
+    let nanos = now.nanosecond() as i64;
+    let total_ms = secs * 1000 + nanos / 1_000_000;
+    let rounded = (total_ms + 30_000).div_euclid(60_000) * 60;
+    OffsetDateTime::from_unix_timestamp(rounded).unwrap_or(now)
+}
+
+/// Key usages a key type may carry: keyEncipherment/dataEncipherment only for RSA (RFC 5480 §3,
+/// RFC 8410 §5). cfssl writes them for every key; kpki drops them so ECDSA and Ed25519
+/// certificates lint clean.
+pub fn usable_key_usage(key: KeyAlgo, bits: u16) -> u16 {
+    match key {
+        KeyAlgo::Rsa(_) => bits,
+        KeyAlgo::Ed25519 => {
+            bits & !(ku::KEY_ENCIPHERMENT
+                | ku::DATA_ENCIPHERMENT
+                | ku::KEY_AGREEMENT
+                | ku::ENCIPHER_ONLY
+                | ku::DECIPHER_ONLY)
+        }
+        _ => bits & !(ku::KEY_ENCIPHERMENT | ku::DATA_ENCIPHERMENT),
+    }
+}
+
+const GO_ORDER: [&[u64]; 7] = [
+    oid::C,
+    oid::ST,
+    oid::L,
+    oid::O,
+    oid::OU,
+    oid::CN,
+    oid::SERIAL_NUMBER,
+];
+
+/// Applies a subject override: every attribute type the override names replaces the CSR's
+/// values of that type; the result is written in Go's order (C, ST, L, O, OU, CN, serialNumber,
+/// then the rest as they were).
+pub fn override_subject(base: &[NameAttr], over: &CertificateRequest) -> Result<Vec<NameAttr>> {
+    let over_attrs = over.subject_attrs()?;
+    let mut merged: Vec<NameAttr> = base
+        .iter()
+        .filter(|a| !over_attrs.iter().any(|o| o.oid == a.oid))
+        .cloned()
+        .collect();
+    merged.extend(over_attrs);
+    let rank = |a: &NameAttr| {
+        GO_ORDER
+            .iter()
+            .position(|o| *o == a.oid.as_slice())
+            .unwrap_or(GO_ORDER.len())
+    };
+    merged.sort_by_key(rank); // stable: keeps order within a type and among the rest
+    Ok(merged)
+}
+
+fn whitelist_check(profile: &SigningProfile, cn: &str, sans: &Sans) -> Result<()> {
+    let Some(re) = &profile.name_whitelist else {
+        return Ok(());
+    };
+    let names = std::iter::once(cn.to_string())
+        .chain(sans.dns.iter().cloned())
+        .chain(sans.email.iter().cloned())
+        .chain(sans.uri.iter().cloned());
+    for n in names {
+        if !re.is_match(&n) {
+            return Err(Error::Policy(
+                5500,
+                format!(
+                    "Request does not match policy whitelist: {n:?} does not match {:?}",
+                    re.as_str()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Builds the template for a certificate signed by a CA under `profile`.
+pub fn leaf_template(
+    profile: &SigningProfile,
+    csr: &ParsedCsr,
+    over: &Overrides,
+    issuer: IssuerFacts,
+    now: OffsetDateTime,
+    serial: Vec<u8>,
+) -> Result<Template> {
+    // Subject: verbatim from the CSR unless overridden.
+    let (subject_der, subject_attrs) = match &over.subject {
+        Some(s) => {
+            let attrs = override_subject(&csr.subject_attrs, s)?;
+            (der::encode_name(&attrs)?, attrs)
+        }
+        None => (csr.subject_der.clone(), csr.subject_attrs.clone()),
+    };
+    let mut sans = match over.hosts.as_deref() {
+        Some(h) if !h.is_empty() => csr::classify_hosts(h),
+        _ => csr.sans.clone(),
+    };
+
+    // CA decisions.
+    let csr_wants_ca = matches!(csr.basic_constraints, Some((true, _)));
+    let is_ca = profile.ca_constraint.is_ca;
+    if csr_wants_ca && !is_ca {
+        return Err(Error::policy(
+            "Policy violation request: the CSR asks for a CA certificate (basicConstraints CA:TRUE) \
+             but the profile has no ca_constraint.is_ca",
+        ));
+    }
+    let mut path_len = None;
+    if is_ca {
+        path_len = profile
+            .ca_constraint
+            .path_len()
+            .or(csr.basic_constraints.and_then(|(_, p)| p));
+        match issuer.path_len {
+            Some(0) => {
+                return Err(Error::policy(
+                    "Policy violation request: the issuing CA has pathlen 0 and cannot issue CA certificates",
+                ));
+            }
+            Some(n) => match path_len {
+                Some(p) if p >= n => {
+                    return Err(Error::policy(format!(
+                        "Policy violation request: requested pathlen {p} is not below the issuing CA's pathlen {n}"
+                    )));
+                }
+                None => path_len = Some(n - 1),
+                _ => {}
+            },
+            None => {}
+        }
+        // cfssl compat: CA certificates keep IP SANs only.
+        sans.dns.clear();
+        sans.email.clear();
+        sans.uri.clear();
+    }
+
+    let cn = subject_attrs
+        .iter()
+        .find(|a| a.oid == oid::CN)
+        .map(|a| a.value.as_str())
+        .unwrap_or("");
+    whitelist_check(profile, cn, &sans)?;
+
+    let mut key_usage = usable_key_usage(csr.key_algo, profile.key_usage);
+    if is_ca {
+        key_usage |= ku::CERT_SIGN;
+    }
+    let not_before = profile
+        .not_before
+        .unwrap_or_else(|| round_minute(now) - profile.backdate);
+    let not_after = profile.not_after.unwrap_or(not_before + profile.expiry);
+    Ok(Template {
+        serial,
+        subject_der,
+        subject_attrs,
+        spki_der: csr.spki_der.clone(),
+        public_key_bits: csr.public_key_bits.clone(),
+        not_before,
+        not_after,
+        key_usage,
+        ext_key_usages: if is_ca && profile.ext_key_usages.is_empty() {
+            vec![]
+        } else {
+            profile.ext_key_usages.clone()
+        },
+        is_ca,
+        path_len,
+        sans,
+        ocsp_urls: (!profile.ocsp_url.is_empty())
+            .then(|| profile.ocsp_url.clone())
+            .into_iter()
+            .collect(),
+        issuer_urls: profile.issuer_urls.clone(),
+        crl_url: (!profile.crl_url.is_empty()).then(|| profile.crl_url.clone()),
+        policies: profile.policies.clone(),
+        ocsp_no_check: profile.ocsp_no_check,
+        with_aki: true,
+    })
+}
+
+/// Template for a self-signed CA from CSR JSON (`gencert -initca`): keyCertSign + cRLSign,
+/// CA:TRUE (pathlen from `ca.pathlen`/`ca.pathlenzero`), 43800h unless `ca.expiry`, IP SANs only,
+/// no AKI — as cfssl.
+pub fn ca_template(
+    req: &CertificateRequest,
+    csr: &ParsedCsr,
+    now: OffsetDateTime,
+    serial: Vec<u8>,
+) -> Result<Template> {
+    if !req.has_subject() {
+        return Err(Error::policy("missing subject information"));
+    }
+    let ca = req.ca.clone().unwrap_or_default();
+    let expiry = if ca.expiry.is_empty() {
+        Duration::hours(43800)
+    } else {
+        parse_go(&ca.expiry)?
+    };
+    let backdate = if ca.backdate.is_empty() {
+        Duration::minutes(5)
+    } else {
+        parse_go(&ca.backdate)?
+    };
+    if expiry <= Duration::ZERO {
+        return Err(Error::Policy(5200, "ca.expiry must be positive".into()));
+    }
+    let mut sans = csr.sans.clone();
+    sans.dns.clear();
+    sans.email.clear();
+    sans.uri.clear();
+    let not_before = round_minute(now) - backdate;
+    Ok(Template {
+        serial,
+        subject_der: csr.subject_der.clone(),
+        subject_attrs: csr.subject_attrs.clone(),
+        spki_der: csr.spki_der.clone(),
+        public_key_bits: csr.public_key_bits.clone(),
+        not_before,
+        not_after: not_before + expiry,
+        key_usage: ku::CERT_SIGN | ku::CRL_SIGN,
+        ext_key_usages: vec![],
+        is_ca: true,
+        path_len: (ca.pathlen > 0 || ca.pathlenzero).then_some(ca.pathlen),
+        sans,
+        ocsp_urls: vec![],
+        issuer_urls: vec![],
+        crl_url: (!req.crl_url.is_empty()).then(|| req.crl_url.clone()),
+        policies: vec![],
+        ocsp_no_check: false,
+        with_aki: false,
+    })
+}
+
+/// Template for `selfsign`: the profile's usages and expiry (default 2190h when the profile is
+/// the built-in default), notBefore = now − 5 min (not rounded), SANs from the CSR, no AKI.
+pub fn selfsign_template(
+    profile: &SigningProfile,
+    csr: &ParsedCsr,
+    now: OffsetDateTime,
+    expiry: Duration,
+    serial: Vec<u8>,
+) -> Result<Template> {
+    let cn = csr.common_name();
+    whitelist_check(profile, &cn, &csr.sans)?;
+    let not_before = now.replace_nanosecond(0).unwrap_or(now) - Duration::minutes(5);
+    Ok(Template {
+        serial,
+        subject_der: csr.subject_der.clone(),
+        subject_attrs: csr.subject_attrs.clone(),
+        spki_der: csr.spki_der.clone(),
+        public_key_bits: csr.public_key_bits.clone(),
+        not_before,
+        not_after: not_before + expiry,
+        key_usage: usable_key_usage(csr.key_algo, profile.key_usage),
+        ext_key_usages: profile.ext_key_usages.clone(),
+        is_ca: false,
+        path_len: None,
+        sans: csr.sans.clone(),
+        ocsp_urls: vec![],
+        issuer_urls: vec![],
+        crl_url: None,
+        policies: vec![],
+        ocsp_no_check: false,
+        with_aki: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn csr_for(json: &str) -> ParsedCsr {
+        let r = CertificateRequest::from_json(json.as_bytes()).unwrap();
+        csr::parse_der(&csr::generate(&r).unwrap().csr_der).unwrap()
+    }
+
+    #[test]
+    fn rounding_is_half_up() {
+        let t = time::macros::datetime!(2026-11-22 01:20:47 UTC);
+        assert_eq!(
+            round_minute(t),
+            time::macros::datetime!(2026-11-22 01:21:00 UTC)
+        );
+        let t = time::macros::datetime!(2026-11-22 01:20:29 UTC);
+        assert_eq!(
+            round_minute(t),
+            time::macros::datetime!(2026-11-22 01:20:00 UTC)
+        );
+    }
+
+    #[test]
+    fn leaf_validity_usages_and_host_override() {
+        let cfg = crate::profiles::builtin();
+        let p = cfg.signing.profile("etcd").unwrap();
+        let csr = csr_for(r#"{"CN":"etcd-1","hosts":["a.example"]}"#);
+        let now = time::macros::datetime!(2026-11-22 01:20:47 UTC);
+        let over = Overrides {
+            hosts: Some(vec!["10.0.0.1".into(), "node1".into()]),
+            subject: None,
+        };
+        let t = leaf_template(p, &csr, &over, IssuerFacts::default(), now, vec![1]).unwrap();
+        assert_eq!(
+            t.not_before,
+            time::macros::datetime!(2026-11-22 01:16:00 UTC)
+        );
+        assert_eq!(t.not_after - t.not_before, Duration::hours(87600));
+        assert_eq!(t.sans.dns, vec!["node1"]);
+        assert_eq!(t.sans.ip.len(), 1);
+        // ECDSA key: key encipherment dropped, digital signature kept
+        assert_eq!(t.key_usage, ku::DIGITAL_SIGNATURE);
+        assert_eq!(t.ext_key_usages.len(), 2);
+        assert!(!t.is_ca);
+    }
+
+    #[test]
+    fn ca_requests_need_a_ca_profile_and_respect_issuer_pathlen() {
+        let cfg = crate::profiles::builtin();
+        let now = OffsetDateTime::now_utc();
+        let csr = csr_for(r#"{"CN":"int","ca":{"pathlen":1}}"#);
+        let e = leaf_template(
+            cfg.signing.profile("www").unwrap(),
+            &csr,
+            &Overrides::default(),
+            IssuerFacts::default(),
+            now,
+            vec![1],
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), 5300);
+        let int = cfg.signing.profile("intermediate").unwrap();
+        let t = leaf_template(
+            int,
+            &csr,
+            &Overrides::default(),
+            IssuerFacts::default(),
+            now,
+            vec![1],
+        )
+        .unwrap();
+        assert!(t.is_ca);
+        assert_eq!(t.path_len, Some(0));
+        let e = leaf_template(
+            int,
+            &csr,
+            &Overrides::default(),
+            IssuerFacts { path_len: Some(0) },
+            now,
+            vec![1],
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), 5300);
+    }
+
+    #[test]
+    fn whitelist_refuses_names_outside() {
+        let cfg = Config::from_json(br#"{"signing":{"profiles":{"w":{"usages":["server auth"],"expiry":"1h","name_whitelist":"\\.example\\.com$"}}}}"#).unwrap();
+        let p = cfg.signing.profile("w").unwrap();
+        let ok = csr_for(r#"{"CN":"a.example.com","hosts":["b.example.com"]}"#);
+        leaf_template(
+            p,
+            &ok,
+            &Overrides::default(),
+            IssuerFacts::default(),
+            OffsetDateTime::now_utc(),
+            vec![1],
+        )
+        .unwrap();
+        let bad = csr_for(r#"{"CN":"a.example.com","hosts":["evil.org"]}"#);
+        let e = leaf_template(
+            p,
+            &bad,
+            &Overrides::default(),
+            IssuerFacts::default(),
+            OffsetDateTime::now_utc(),
+            vec![1],
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), 5500);
+    }
+
+    #[test]
+    fn subject_override_replaces_per_type() {
+        let base = vec![
+            NameAttr::new(oid::C, "US"),
+            NameAttr::new(oid::O, "a"),
+            NameAttr::new(oid::CN, "x"),
+        ];
+        let over =
+            CertificateRequest::from_json(br#"{"CN":"y","names":[{"O":"b"},{"O":"c"}]}"#).unwrap();
+        let m = override_subject(&base, &over).unwrap();
+        let vals: Vec<&str> = m.iter().map(|a| a.value.as_str()).collect();
+        assert_eq!(vals, vec!["US", "b", "c", "y"]);
+    }
+}

@@ -1,0 +1,318 @@
+//! Signs finished templates: the CA (certificate + key) and self-signing; serial numbers; CRL
+//! signing. No policy (that is `policy`), no I/O, nothing of HTTP, the CLI or the database.
+
+use crate::csr::spki_key_algo;
+use crate::der::{self, Extension, RevokedEntry};
+use crate::error::{Error, Result};
+use crate::keys::{PrivateKey, SigAlg, key_id};
+use crate::policy::{IssuerFacts, Template};
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
+
+/// A fresh serial: 20 random bytes with the top bit cleared (RFC 5280 §4.1.2.2, ≤ 20 octets,
+/// 159 bits of entropy — cfssl's scheme). Never zero.
+pub fn new_serial() -> Result<Vec<u8>> {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    let mut b = vec![0u8; 20];
+    loop {
+        SystemRandom::new()
+            .fill(&mut b)
+            .map_err(|_| Error::Internal("random number generator failed".into()))?;
+        b[0] &= 0x7f;
+        if b.iter().any(|&x| x != 0) {
+            return Ok(b);
+        }
+    }
+}
+
+/// Decimal text of a big-endian serial (how cfssl logs and stores serials).
+pub fn serial_decimal(serial: &[u8]) -> String {
+    x509_parser::num_bigint::BigUint::from_bytes_be(serial).to_string()
+}
+
+/// Parses a decimal serial back into big-endian bytes.
+pub fn serial_from_decimal(s: &str) -> Result<Vec<u8>> {
+    let s = s.trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::BadRequest(format!(
+            "invalid serial number {s:?} (decimal expected)"
+        )));
+    }
+    let n: x509_parser::num_bigint::BigUint = s
+        .parse()
+        .map_err(|_| Error::BadRequest(format!("invalid serial number {s:?}")))?;
+    Ok(n.to_bytes_be())
+}
+
+/// Builds the extension list in Go's order: KU, EKU, BC, SKI, AKI, AIA, SAN, policies, CRL DP,
+/// OCSP no-check.
+fn extensions(t: &Template, aki: Option<&[u8]>) -> Result<Vec<Extension>> {
+    let mut v = Vec::with_capacity(8);
+    if t.key_usage != 0 {
+        v.push(der::key_usage(t.key_usage));
+    }
+    if !t.ext_key_usages.is_empty() {
+        v.push(der::ext_key_usage(&t.ext_key_usages));
+    }
+    v.push(der::basic_constraints(t.is_ca, t.path_len));
+    v.push(der::subject_key_id(&key_id(&t.public_key_bits)));
+    if let Some(a) = aki {
+        v.push(der::authority_key_id(a));
+    }
+    if !t.ocsp_urls.is_empty() || !t.issuer_urls.is_empty() {
+        let o: Vec<&str> = t.ocsp_urls.iter().map(String::as_str).collect();
+        let i: Vec<&str> = t.issuer_urls.iter().map(String::as_str).collect();
+        v.push(der::authority_info_access(&o, &i)?);
+    }
+    if !t.sans.is_empty() {
+        // RFC 5280 §4.2.1.6: critical when the subject is empty.
+        v.push(der::subject_alt_name(&t.sans, t.subject_attrs.is_empty())?);
+    }
+    if !t.policies.is_empty() {
+        v.push(der::certificate_policies(&t.policies)?);
+    }
+    if let Some(u) = &t.crl_url {
+        v.push(der::crl_distribution_point(u)?);
+    }
+    if t.ocsp_no_check {
+        v.push(der::ocsp_nocheck());
+    }
+    Ok(v)
+}
+
+fn sign_tbs(
+    key: &PrivateKey,
+    sig: SigAlg,
+    issuer: &[u8],
+    t: &Template,
+    aki: Option<&[u8]>,
+) -> Result<Vec<u8>> {
+    if t.not_after <= t.not_before {
+        return Err(Error::policy("notAfter is not after notBefore"));
+    }
+    let exts = extensions(t, aki)?;
+    let alg = sig.identifier();
+    let tbs = der::tbs_certificate(&der::TbsCertificate {
+        serial: &t.serial,
+        sig_alg: &alg,
+        issuer,
+        not_before: t.not_before,
+        not_after: t.not_after,
+        subject: &t.subject_der,
+        spki: &t.spki_der,
+        extensions: &exts,
+    });
+    let signature = key.sign(&tbs)?;
+    Ok(der::signed(&tbs, &alg, &signature))
+}
+
+/// Signs a template with its own key (root CAs from `-initca`, and `selfsign`).
+pub fn self_sign(key: &PrivateKey, t: &Template) -> Result<Vec<u8>> {
+    if t.spki_der != key.spki_der() {
+        return Err(Error::PrivateKey(
+            2300,
+            "Private key does not match public key".into(),
+        ));
+    }
+    sign_tbs(key, key.sig_alg(), &t.subject_der, t, None)
+}
+
+/// An issuing CA: its certificate and the matching private key.
+pub struct Ca {
+    key: PrivateKey,
+    /// CA certificate DER
+    pub cert_der: Vec<u8>,
+    /// CA subject Name DER (the issuer of what it signs)
+    pub subject_der: Vec<u8>,
+    /// the CA's key identifier (its SKI, else SHA-1 of its key), used as AKI
+    pub ski: Vec<u8>,
+    /// pathLenConstraint of the CA
+    pub path_len: Option<u32>,
+    /// CA validity start
+    pub not_before: OffsetDateTime,
+    /// CA validity end
+    pub not_after: OffsetDateTime,
+    /// whether the CA may sign CRLs (no keyUsage, or cRLSign set)
+    pub crl_sign: bool,
+}
+
+impl std::fmt::Debug for Ca {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ca(aki={})", self.aki_hex())
+    }
+}
+
+/// Reads the first CERTIFICATE block of a PEM text (errors are cfssl's 1002/1003).
+pub fn first_certificate_der(pem_text: &[u8]) -> Result<Vec<u8>> {
+    let blocks = pem::parse_many(pem_text)
+        .map_err(|_| Error::Certificate(1002, "Failed to decode certificate".into()))?;
+    let b = blocks.into_iter().next().ok_or_else(|| {
+        Error::Certificate(
+            1002,
+            "Failed to decode certificate: no PEM block found".into(),
+        )
+    })?;
+    if b.tag() != "CERTIFICATE" {
+        return Err(Error::Certificate(
+            1003,
+            format!(
+                "Failed to parse certificate: expected a CERTIFICATE PEM block, found {:?}",
+                b.tag()
+            ),
+        ));
+    }
+    Ok(b.into_contents())
+}
+
+impl Ca {
+    /// Pairs a CA certificate (PEM; the first block is used) with its key. Refuses keys that
+    /// do not match, and certificates that are not CAs.
+    pub fn new(cert_pem: &[u8], key: PrivateKey) -> Result<Ca> {
+        let cert_der = first_certificate_der(cert_pem)?;
+        let (_, cert) = X509Certificate::from_der(&cert_der)
+            .map_err(|e| Error::Certificate(1003, format!("Failed to parse certificate: {e}")))?;
+        let spki = cert.public_key();
+        spki_key_algo(spki)?;
+        if spki.subject_public_key.data.as_ref() != key.public_key_bits() {
+            return Err(Error::PrivateKey(
+                2300,
+                "Private key does not match public key: the -ca-key is not the key of the -ca certificate".into(),
+            ));
+        }
+        let mut is_ca = false;
+        let mut path_len = None;
+        let mut ski = None;
+        let mut cert_sign = true;
+        let mut crl_sign = true;
+        for ext in cert.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::BasicConstraints(bc) => {
+                    is_ca = bc.ca;
+                    path_len = bc.path_len_constraint;
+                }
+                ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(k.0.to_vec()),
+                ParsedExtension::KeyUsage(u) => {
+                    cert_sign = u.key_cert_sign();
+                    crl_sign = u.crl_sign();
+                }
+                _ => {}
+            }
+        }
+        if !is_ca || !cert_sign {
+            return Err(Error::Certificate(
+                1210,
+                "the -ca certificate is not a CA certificate (needs basicConstraints CA:TRUE and keyCertSign)".into(),
+            ));
+        }
+        let v = cert.validity();
+        Ok(Ca {
+            ski: ski.unwrap_or_else(|| key_id(key.public_key_bits())),
+            subject_der: cert.subject().as_raw().to_vec(),
+            path_len,
+            not_before: v.not_before.to_datetime(),
+            not_after: v.not_after.to_datetime(),
+            crl_sign,
+            key,
+            cert_der,
+        })
+    }
+
+    /// The CA's key identifier as lower-case hex (what cfssl stores as the AKI).
+    pub fn aki_hex(&self) -> String {
+        hex::encode(&self.ski)
+    }
+
+    /// The CA certificate as PEM.
+    pub fn cert_pem(&self) -> String {
+        crate::keys::pem_encode("CERTIFICATE", &self.cert_der)
+    }
+
+    /// Policy-relevant facts about this CA.
+    pub fn facts(&self) -> IssuerFacts {
+        IssuerFacts {
+            path_len: self.path_len,
+        }
+    }
+
+    /// The CA's private key.
+    pub fn key(&self) -> &PrivateKey {
+        &self.key
+    }
+
+    fn check_valid(&self, now: OffsetDateTime) -> Result<()> {
+        if now > self.not_after {
+            return Err(Error::Certificate(
+                1211,
+                format!(
+                    "the CA certificate expired at {}; renew the CA before signing",
+                    crate::certinfo::rfc3339(self.not_after)
+                ),
+            ));
+        }
+        if now < self.not_before {
+            return Err(Error::Certificate(
+                1211,
+                "the CA certificate is not valid yet".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Signs a template as this CA.
+    pub fn sign(&self, t: &Template, now: OffsetDateTime) -> Result<Vec<u8>> {
+        self.check_valid(now)?;
+        let aki = t.with_aki.then_some(self.ski.as_slice());
+        sign_tbs(&self.key, self.key.sig_alg(), &self.subject_der, t, aki)
+    }
+
+    /// Signs a v2 CRL with the CRL number and AKI = this CA's key identifier.
+    pub fn sign_crl(
+        &self,
+        revoked: &[RevokedEntry],
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+        number: u64,
+    ) -> Result<Vec<u8>> {
+        if !self.crl_sign {
+            return Err(Error::Certificate(
+                1210,
+                "the CA certificate's key usage does not include cRLSign".into(),
+            ));
+        }
+        let alg = self.key.sig_alg().identifier();
+        let tbs = der::tbs_crl(
+            &alg,
+            &self.subject_der,
+            this_update,
+            next_update,
+            revoked,
+            &self.ski,
+            number,
+        );
+        let sig = self.key.sign(&tbs)?;
+        Ok(der::signed(&tbs, &alg, &sig))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_are_positive_20_octets_at_most() {
+        for _ in 0..200 {
+            let s = new_serial().unwrap();
+            assert_eq!(s.len(), 20);
+            assert!(s[0] < 0x80);
+            assert_eq!(serial_from_decimal(&serial_decimal(&s)).unwrap(), {
+                let mut t = s.clone();
+                while t.first() == Some(&0) {
+                    t.remove(0);
+                }
+                t
+            });
+        }
+        assert_ne!(new_serial().unwrap(), new_serial().unwrap());
+        assert!(serial_from_decimal("12a").is_err());
+    }
+}
