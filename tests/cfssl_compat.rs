@@ -180,7 +180,13 @@ fn compare(real: &Workspace, kpki: &Workspace, name: &str, ca: Option<&str>) {
             .unwrap_or_else(|e| panic!("{tool} {name}: signature: {e}"));
         assert_serial_ok(cert, &format!("{tool} {name}"));
     }
-    assert_same_shape(&c, &k, name);
+    // Deliberate kpki deviations are taken out of cfssl's side (see common/mod.rs).
+    let c_cmp = if subject_is_kpki() {
+        without_known_deviations(&c)
+    } else {
+        c.clone()
+    };
+    assert_same_shape(&c_cmp, &k, name);
 }
 
 #[test]
@@ -233,8 +239,12 @@ fn leaf_case(profile: &str, csr: &str, hostname: Option<&str>) {
     let k = load_cert(&kpki, "leaf.pem");
     assert_key_ids(&k, Some(&load_cert(&kpki, "ca.pem")), "kpki leaf");
     // The CSRs written next to the certificates request the same names.
+    let mut real_csr_sans = csr_sans(&real.read("leaf.csr"));
+    if subject_is_kpki() && KPKI_SKIPS_EMPTY_HOSTS {
+        real_csr_sans.retain(|s| *s != San::dns(""));
+    }
     assert_eq!(
-        csr_sans(&real.read("leaf.csr")),
+        real_csr_sans,
         csr_sans(&kpki.read("leaf.csr")),
         "SANs requested in leaf.csr"
     );

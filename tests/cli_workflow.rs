@@ -165,8 +165,8 @@ fn check_leaf(
     assert!(ku.critical, "{what}: keyUsage must be critical");
     assert_eq!(
         ku.names,
-        vec!["digitalSignature", "keyEncipherment"],
-        "{what}: key usage"
+        sign_encipher_key_usage(&leaf.public_key, is_real_cfssl()),
+        "{what}: key usage (profiles list signing + key encipherment)"
     );
     if leaf.raw_subject == ca.raw_subject {
         // Go (hence cfssl) omits the AKI when the leaf's subject DN equals the issuer's
@@ -1285,6 +1285,13 @@ fn builtin_profiles_work_without_config() {
             .unwrap_or_else(|e| panic!("{p}: {e}"));
         assert_key_ids(&c, Some(&ca), p);
         assert_serial_ok(&c, p);
+        // Lifetimes of the built-in pack (profiles/kpki.json).
+        let hours = match p {
+            "etcd" | "kubernetes" => 87600,
+            "intermediate" => 43800,
+            _ => 8760,
+        };
+        assert_eq!(c.validity_secs(), hours * HOUR, "{p}: lifetime");
         let (server, client) = match p {
             "server" | "www" => (true, false),
             "client" => (false, true),

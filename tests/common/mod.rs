@@ -1029,6 +1029,50 @@ pub fn normalize_key_id(s: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------
+// Deliberate kpki deviations from cfssl (accepted by the tests, listed here so they are
+// easy to find and to drop if the decision changes)
+// ---------------------------------------------------------------------------
+
+/// kpki sets keyEncipherment/dataEncipherment only for RSA keys (RFC 5480 §3, RFC 8410
+/// §5; src/policy.rs `usable_key_usage`); cfssl writes whatever the profile lists.
+pub const KPKI_ENCIPHERMENT_ONLY_FOR_RSA: bool = true;
+
+/// kpki skips empty `hosts` entries (the `"hosts": [""]` idiom) instead of writing an
+/// empty dNSName SAN as cfssl does (src/csr.rs `classify_hosts`).
+pub const KPKI_SKIPS_EMPTY_HOSTS: bool = true;
+
+/// Key usages of a leaf issued from a profile with `signing` + `key encipherment`, for
+/// a leaf key described as in [`CertSummary::public_key`].
+pub fn sign_encipher_key_usage(public_key: &str, real_cfssl: bool) -> Vec<&'static str> {
+    if real_cfssl || !KPKI_ENCIPHERMENT_ONLY_FOR_RSA || public_key.starts_with("rsa-") {
+        vec!["digitalSignature", "keyEncipherment"]
+    } else {
+        vec!["digitalSignature"]
+    }
+}
+
+/// Removes from a cfssl certificate summary what kpki deliberately does differently, so
+/// the rest can be compared strictly with kpki's.
+pub fn without_known_deviations(cfssl: &CertSummary) -> CertSummary {
+    let mut c = cfssl.clone();
+    if KPKI_ENCIPHERMENT_ONLY_FOR_RSA
+        && !c.public_key.starts_with("rsa-")
+        && let Some(ku) = c.key_usage.as_mut()
+    {
+        ku.names
+            .retain(|n| *n != "keyEncipherment" && *n != "dataEncipherment");
+    }
+    if KPKI_SKIPS_EMPTY_HOSTS {
+        c.sans.retain(|s| *s != San::Dns(String::new()));
+        if c.has_san_ext && c.sans.is_empty() {
+            c.has_san_ext = false;
+            c.extension_oids.retain(|o| o != "2.5.29.17");
+        }
+    }
+    c
+}
+
+// ---------------------------------------------------------------------------
 // openssl
 // ---------------------------------------------------------------------------
 
