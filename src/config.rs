@@ -411,10 +411,10 @@ fn build_profile(
         .filter(|s| !s.is_empty())
         .map(|s| parse_time(s, "not_after"))
         .transpose()?;
-    if let (Some(b), Some(a)) = (not_before, not_after) {
-        if a <= b {
-            return Err(at("not_after is before not_before"));
-        }
+    if let (Some(b), Some(a)) = (not_before, not_after)
+        && a <= b
+    {
+        return Err(at("not_after is before not_before"));
     }
     let name_whitelist = if raw.name_whitelist.is_empty() {
         None

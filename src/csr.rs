@@ -111,7 +111,7 @@ impl CertificateRequest {
     /// value becomes its own RDN, so two OUs stay two OUs.
     pub fn subject_attrs(&self) -> Result<Vec<NameAttr>> {
         let mut out = Vec::new();
-        let fields: [(&[u64], fn(&Name) -> &str); 5] = [
+        let fields: [(&[u64], NameField); 5] = [
             (oid::C, |n| &n.c),
             (oid::ST, |n| &n.st),
             (oid::L, |n| &n.l),
@@ -158,6 +158,8 @@ impl CertificateRequest {
             })
     }
 }
+
+type NameField = fn(&Name) -> &str;
 
 /// Parses a dotted OID string ("1.2.3.4").
 pub fn parse_oid(s: &str) -> Result<Vec<u64>> {
@@ -383,7 +385,7 @@ pub fn name_attrs(n: &x509_parser::x509::X509Name<'_>) -> Result<Vec<NameAttr>> 
             let value = atv
                 .as_str()
                 .map(str::to_string)
-                .unwrap_or_else(|_| String::from_utf8_lossy(atv.attr_value().data.as_ref()).into());
+                .unwrap_or_else(|_| String::from_utf8_lossy(atv.attr_value().data).into());
             out.push(NameAttr { oid, value });
         }
     }

@@ -40,13 +40,12 @@ fn main() -> ExitCode {
         }
         Err(CliError::Exit(n)) => n,
     };
-    if code == 0 {
-        if let Err(e) = flushed {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                let _ = writeln!(stderr, "{}", kpki::error::Error::io("stdout", &e).to_json());
-                return ExitCode::from(1);
-            }
-        }
+    if code == 0
+        && let Err(e) = flushed
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        let _ = writeln!(stderr, "{}", kpki::error::Error::io("stdout", &e).to_json());
+        return ExitCode::from(1);
     }
     ExitCode::from(code as u8)
 }

@@ -77,8 +77,10 @@ pub fn read_key(
     #[cfg(unix)]
     if !spec.starts_with("env:") && path != "-" {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(m) = std::fs::metadata(path) {
-            if m.permissions().mode() & 0o077 != 0 {
+        if let Ok(m) = std::fs::metadata(path)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            {
                 warning = Some(format!(
                     "[WARNING] key file {path} is readable by group or others (mode {:o}); chmod 600 it",
                     m.permissions().mode() & 0o777
