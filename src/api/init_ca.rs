@@ -1,0 +1,24 @@
+//! POST /api/v1/cfssl/init_ca: a new self-signed CA from CSR JSON (returned, not kept).
+
+use super::body;
+use super::error::{ok, ApiError};
+use super::{ConnInfo, Shared};
+use crate::csr::CertificateRequest;
+use crate::issue;
+use axum::extract::{Extension, State};
+use axum::response::Response;
+use serde_json::json;
+
+/// Handler.
+pub async fn handle(State(st): State<Shared>, conn: Option<Extension<ConnInfo>>, b: axum::body::Body) -> Result<Response, ApiError> {
+    let bytes = body::read(b).await?;
+    let conn = conn.map(|c| c.0).unwrap_or_default();
+    let u = st.unwrap(&bytes, &conn);
+    let authed = st.authenticate(&u, None).await?;
+    st.require(authed)?;
+    let req: CertificateRequest = body::json(&u.inner, "request")?;
+    let ss = tokio::task::spawn_blocking(move || issue::init_ca(&req, None))
+        .await
+        .map_err(|e| crate::error::Error::Internal(format!("CA generation failed: {e}")))??;
+    Ok(ok(json!({"private_key": ss.key.to_cfssl_pem()?, "certificate": ss.cert_pem}), vec![]))
+}
