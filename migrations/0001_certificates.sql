@@ -18,12 +18,14 @@ CREATE TABLE certificates (
   PRIMARY KEY(serial_number, authority_key_identifier)
 );
 
--- Listing ordered by expiry (keyset pagination on (expiry, serial_number)).
-CREATE INDEX idx_certificates_expiry ON certificates(expiry, serial_number);
+-- Listing ordered by expiry (keyset pagination on (expiry, serial_number)); the AKI column lets an
+-- issuer filter be checked in the index without reading the row.
+CREATE INDEX idx_certificates_expiry
+  ON certificates(expiry, serial_number, authority_key_identifier);
 -- Lookups by common name, ordered by expiry.
 CREATE INDEX idx_certificates_common_name ON certificates(common_name, expiry, serial_number);
 -- Status filters (good/revoked) with expiry ranges: listing, earliest valid expiry.
 CREATE INDEX idx_certificates_status_expiry ON certificates(status, expiry, serial_number);
--- CRL generation: revoked and unexpired certificates of one issuer.
+-- CRL generation (revoked and unexpired certificates of one issuer); listing by issuer and status.
 CREATE INDEX idx_certificates_aki_status_expiry
-  ON certificates(authority_key_identifier, status, expiry);
+  ON certificates(authority_key_identifier, status, expiry, serial_number);
