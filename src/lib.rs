@@ -2,4 +2,5 @@
 //! This file is the table of contents; it holds no logic.
 #![forbid(unsafe_code)]
 
+pub mod db;
 pub mod error;
