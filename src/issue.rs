@@ -219,6 +219,35 @@ pub fn self_sign(req: &CertificateRequest, profile: Option<&SigningProfile>) -> 
     })
 }
 
+/// The database record of an issued certificate (cfssl's certdb row, plus the profile).
+pub fn record(i: &Issued) -> crate::db::CertificateRecord {
+    crate::db::CertificateRecord {
+        serial_number: i.serial.clone(),
+        authority_key_identifier: i.aki.clone(),
+        ca_label: i.label.clone(),
+        status: "good".into(),
+        reason: 0,
+        expiry: i.not_after,
+        revoked_at: None,
+        pem: i.cert_pem.clone(),
+        issued_at: OffsetDateTime::now_utc(),
+        not_before: i.not_before,
+        metadata: None,
+        sans: (!i.dns_sans.is_empty()).then(|| serde_json::to_string(&i.dns_sans).unwrap_or_default()),
+        common_name: i.common_name.clone(),
+        profile: i.profile.clone(),
+    }
+}
+
+/// Records an issued certificate durably before anyone is answered (no-op without a database).
+/// Used by the CLI (`-db-config`/`-db`) and the server alike.
+pub async fn commit(db: Option<&crate::db::CertDb>, issued: &Issued) -> Result<()> {
+    match db {
+        Some(db) => db.insert_certificate(&record(issued)).await,
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

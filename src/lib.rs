@@ -1,19 +1,49 @@
 //! kpki: a drop-in replacement for cfssl, cfssljson and cfssl-certinfo, with a Kubernetes layer.
 //! This file is the table of contents; it holds no logic.
+//!
+//! Layers (a module uses only those above it): `error` → the pure core (`jsonci`, `duration`,
+//! `der`, `keys`, `csr`, `config`, `profiles`, `policy`, `signer`, `certinfo`, `crl`, `auth`)
+//! → `db` (storage) → `issue` (the one signing path) → adapters `cli` and `api`.
 #![forbid(unsafe_code)]
 
-pub mod auth;
-pub mod certinfo;
-pub mod cli;
-pub mod config;
-pub mod crl;
-pub mod csr;
-pub mod der;
-pub mod duration;
+/// cfssl-coded error type shared by everything.
 pub mod error;
-pub mod issue;
+
+/// Go-style case-insensitive JSON decoding and Go escaping.
 pub mod jsonci;
+/// Go duration strings.
+pub mod duration;
+/// DER encoding of certificates, CSRs, CRLs and their parts.
+pub mod der;
+/// Private keys: generate, load, write, sign.
 pub mod keys;
-pub mod policy;
+/// CSR JSON, SAN classification, PKCS#10 generation and verification.
+pub mod csr;
+/// ca-config.json: signing profiles, auth keys, remotes.
+pub mod config;
+/// The built-in profile pack and print-defaults templates.
 pub mod profiles;
+/// Profile + CSR + overrides → certificate template.
+pub mod policy;
+/// Signs templates and CRLs with a CA key; serial numbers.
 pub mod signer;
+/// certinfo JSON for certificates, CSRs and CRLs.
+pub mod certinfo;
+/// CRL assembly and revocation reasons.
+pub mod crl;
+/// cfssl's HMAC-authenticated requests.
+pub mod auth;
+
+/// The certificate database (SQLite via sqlx).
+pub mod db;
+
+/// The one signing path used by the CLI and the server.
+pub mod issue;
+
+/// TLS dialing for certinfo -domain (network I/O helper for the adapters).
+pub mod tlsdial;
+
+/// The HTTP API (cfssl wire-compatible, plus kpki's).
+pub mod api;
+/// The command line (kpki, cfssl, cfssljson, cfssl-certinfo).
+pub mod cli;

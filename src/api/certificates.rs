@@ -57,8 +57,8 @@ pub fn filter(q: &ListQuery) -> Result<ListFilter, ApiError> {
 }
 
 /// GET list.
-pub async fn list(State(st): State<Shared>, q: Option<Query<ListQuery>>) -> Result<Response, ApiError> {
-    let q = q.map(|q| q.0).unwrap_or_default();
+pub async fn list(State(st): State<Shared>, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Response, ApiError> {
+    let q = q.map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?.0;
     let f = filter(&q)?;
     let rows = st.db()?.list_certificates(&f).await?;
     let next = if rows.len() as u32 == f.limit { rows.last().map(|r| r.cursor()).transpose()?.map(|c| cursor_encode(&c)) } else { None };

@@ -28,7 +28,7 @@ pub async fn handle(State(st): State<Shared>, b: axum::body::Body) -> Result<Res
         req.certificate
     } else if !req.domain.is_empty() {
         let d = req.domain.clone();
-        let infos = tokio::task::spawn_blocking(move || crate::cli::certinfo::fetch_domain(&d))
+        let infos = tokio::task::spawn_blocking(move || crate::tlsdial::fetch_domain(&d))
             .await
             .map_err(|e| crate::error::Error::Internal(e.to_string()))??;
         return Ok(ok(serde_json::to_value(&infos[0]).unwrap_or_default(), vec![]));

@@ -9,7 +9,8 @@ use base64::Engine;
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct CrlQuery {
+/// Query string of the CRL endpoint.
+pub struct CrlQuery {
     #[serde(default)]
     expiry: Option<String>,
 }
@@ -24,8 +25,8 @@ pub async fn current_crl(db: &crate::db::CertDb, ca: &crate::signer::Ca, validit
 }
 
 /// Handler.
-pub async fn handle(State(st): State<Shared>, q: Option<Query<CrlQuery>>) -> Result<Response, ApiError> {
-    let q = q.map(|q| q.0).unwrap_or_default();
+pub async fn handle(State(st): State<Shared>, q: Result<Query<CrlQuery>, axum::extract::rejection::QueryRejection>) -> Result<Response, ApiError> {
+    let q = q.map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?.0;
     let validity = match q.expiry.as_deref() {
         None | Some("") => time::Duration::hours(168),
         Some(e) => crate::duration::parse_go(e)?,

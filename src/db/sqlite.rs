@@ -1,0 +1,1629 @@
+//! SQLite backend of `CertDb`: connection setup (WAL, synchronous=FULL), migrations, runtime SQL,
+//! and the group-commit writer that batches certificate inserts into shared durable transactions.
+//! It knows the schema in `migrations/` and nothing of X.509 policy, HTTP or the CLI.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Connection, Row};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{
+    CertificateRecord, ListFilter, MAX_LIST_LIMIT, STATUSES, TokenRecord, ZERO_TIME_TEXT,
+    format_db_time, parse_db_time, parse_db_time_opt, redact_url,
+};
+use crate::error::{Error, Result};
+
+/// Most inserts committed in one group-commit transaction.
+const MAX_BATCH: usize = 256;
+/// Inserts that may wait for the writer before `insert_certificate` callers are back-pressured.
+const QUEUE_DEPTH: usize = 1024;
+/// Readers (and the few non-insert writes) share this many pooled connections.
+const POOL_CONNECTIONS: u32 = 4;
+/// How long a connection waits for another's write lock before failing with "database is locked".
+const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(5);
+/// `remember_auth_token` prunes expired hashes on every this-many-th call.
+const PRUNE_EVERY: u64 = 128;
+/// `fill_synthetic`: rows per transaction and rows per multi-row INSERT statement.
+const FILL_TXN_ROWS: u64 = 20_000;
+const FILL_ROWS_PER_STMT: usize = 64;
+
+/// The columns of `certificates`, in `CertificateRecord` order.
+const CERT_COLUMNS: &str = "serial_number, authority_key_identifier, ca_label, status, reason, expiry, \
+     revoked_at, pem, issued_at, not_before, metadata, sans, common_name, profile";
+
+const INSERT_CERT_SQL: &str = "INSERT INTO certificates (serial_number, authority_key_identifier, ca_label, \
+     status, reason, expiry, revoked_at, pem, issued_at, not_before, metadata, sans, common_name, profile) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+const TOKEN_COLUMNS: &str =
+    "token_id, secret_hash, expires_at, groups, usages, description, created_at, revoked_at";
+
+/// A SQLite certificate database: a reader pool plus one writer task owning its own connection.
+/// Cheap to clone; all clones share the pool and the writer.
+#[derive(Clone)]
+pub struct SqliteDb {
+    pool: SqlitePool,
+    writer: mpsc::Sender<WriterMsg>,
+    writer_task: Arc<Mutex<Option<JoinHandle<()>>>>,
+    stats: Arc<WriterStats>,
+    auth_calls: Arc<AtomicU64>,
+    /// The URL with any password redacted, for Debug.
+    shown_url: Arc<str>,
+}
+
+impl fmt::Debug for SqliteDb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteDb")
+            .field("url", &self.shown_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters kept by the writer task (read by tests and available for metrics).
+#[derive(Default)]
+struct WriterStats {
+    /// Group-commit transactions committed.
+    batches: AtomicU64,
+    /// Rows committed through the writer.
+    rows: AtomicU64,
+    /// Batches that failed and were retried row by row.
+    fallbacks: AtomicU64,
+}
+
+/// A message to the writer task.
+enum WriterMsg {
+    /// Insert this row; answer once it is committed (or failed).
+    Insert(Box<PreparedCert>, oneshot::Sender<Result<()>>),
+    /// Finish what is queued before this message, close the connection, then answer.
+    Shutdown(oneshot::Sender<()>),
+    /// Tests: wait for the signal before taking more work, so that a batch can be lined up.
+    #[cfg(test)]
+    Pause(oneshot::Receiver<()>),
+}
+
+/// A certificate row validated and converted to the stored text forms, ready to bind.
+struct PreparedCert {
+    serial: String,
+    aki: String,
+    ca_label: String,
+    status: String,
+    reason: i64,
+    expiry: String,
+    revoked_at: String,
+    pem: String,
+    issued_at: String,
+    not_before: String,
+    metadata: Option<String>,
+    sans: Option<String>,
+    common_name: String,
+    profile: String,
+}
+
+impl PreparedCert {
+    /// Checks the record's stored forms (decimal serial, lowercase hex AKI, known status, timestamps
+    /// in range) and formats its timestamps; failures are 11100 insert errors.
+    fn from_record(rec: &CertificateRecord) -> Result<PreparedCert> {
+        let bad = |what: String| {
+            Error::CertStore(11100, format!("failed to insert the certificate: {what}"))
+        };
+        if rec.serial_number.is_empty() || !rec.serial_number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad(format!(
+                "serial number {:?} is not decimal",
+                rec.serial_number
+            )));
+        }
+        let aki = &rec.authority_key_identifier;
+        if aki.is_empty() || !aki.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(bad(format!(
+                "authority key identifier {aki:?} is not lowercase hex"
+            )));
+        }
+        if !STATUSES.contains(&rec.status.as_str()) {
+            return Err(bad(format!("unknown status {:?}", rec.status)));
+        }
+        Ok(PreparedCert {
+            serial: rec.serial_number.clone(),
+            aki: aki.clone(),
+            ca_label: rec.ca_label.clone(),
+            status: rec.status.clone(),
+            reason: rec.reason,
+            expiry: format_db_time(rec.expiry)?,
+            revoked_at: match rec.revoked_at {
+                Some(t) => format_db_time(t)?,
+                // cfssl compat: "not revoked" is stored as Go's zero time.
+                None => ZERO_TIME_TEXT.to_string(),
+            },
+            pem: rec.pem.clone(),
+            issued_at: format_db_time(rec.issued_at)?,
+            not_before: format_db_time(rec.not_before)?,
+            metadata: rec.metadata.clone(),
+            sans: rec.sans.clone(),
+            common_name: rec.common_name.clone(),
+            profile: rec.profile.clone(),
+        })
+    }
+}
+
+/// The driver's message for a SQL error (cfssl reports the bare SQLite message, e.g.
+/// "no such table: certificates").
+fn sql_message(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => d.message().to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// An 11000 cert-store SQL error.
+fn sql_err(e: sqlx::Error) -> Error {
+    Error::CertStore(11000, sql_message(&e))
+}
+
+/// An 11100 insert error; a (serial, AKI) primary-key clash says so.
+fn insert_err(p: &PreparedCert, e: &sqlx::Error) -> Error {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::CertStore(
+            11100,
+            format!(
+                "failed to insert the certificate: duplicate certificate (serial number {}, authority key identifier {})",
+                p.serial, p.aki
+            ),
+        ),
+        _ => Error::CertStore(
+            11100,
+            format!("failed to insert the certificate: {}", sql_message(e)),
+        ),
+    }
+}
+
+/// The error answered when the writer has shut down.
+fn closed_err() -> Error {
+    Error::CertStore(11000, "certificate database is closed".into())
+}
+
+impl SqliteDb {
+    /// Opens `url` (`sqlite://PATH`, `sqlite:PATH`, `sqlite::memory:`), creating the file if
+    /// missing, with WAL, synchronous=FULL, a 5 s busy timeout and foreign keys; applies migrations
+    /// and starts the writer task. Must be called inside a tokio runtime.
+    pub(crate) async fn connect(url: &str) -> Result<SqliteDb> {
+        let shown = redact_url(url);
+        let open_err = |e: sqlx::Error| {
+            Error::CertStore(
+                11000,
+                format!("cannot open database {shown}: {}", sql_message(&e)),
+            )
+        };
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| {
+                Error::Policy(
+                    5200,
+                    format!("invalid database URL {shown}: {}", sql_message(&e)),
+                )
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk (WAL fsynced) before anyone is told it succeeded.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_CONNECTIONS)
+            .connect_with(opts.clone())
+            .await
+            .map_err(open_err)?;
+        if let Err(e) = sqlx::migrate!("./migrations").run(&pool).await {
+            pool.close().await;
+            return Err(Error::CertStore(
+                11000,
+                format!("database migration failed: {e}"),
+            ));
+        }
+        let conn = match SqliteConnection::connect_with(&opts).await {
+            Ok(c) => c,
+            Err(e) => {
+                pool.close().await;
+                return Err(open_err(e));
+            }
+        };
+        let stats = Arc::new(WriterStats::default());
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let handle = tokio::spawn(writer_loop(conn, rx, stats.clone()));
+        Ok(SqliteDb {
+            pool,
+            writer: tx,
+            writer_task: Arc::new(Mutex::new(Some(handle))),
+            stats,
+            auth_calls: Arc::new(AtomicU64::new(0)),
+            shown_url: shown.into(),
+        })
+    }
+
+    pub(crate) async fn insert_certificate(&self, rec: &CertificateRecord) -> Result<()> {
+        let prepared = Box::new(PreparedCert::from_record(rec)?);
+        let (tx, rx) = oneshot::channel();
+        self.writer
+            .send(WriterMsg::Insert(prepared, tx))
+            .await
+            .map_err(|_| closed_err())?;
+        // A dropped sender means the writer stopped before answering: the row was not confirmed.
+        rx.await.map_err(|_| closed_err())?
+    }
+
+    pub(crate) async fn get_certificate(
+        &self,
+        serial: &str,
+        aki: &str,
+    ) -> Result<Option<CertificateRecord>> {
+        let sql = format!(
+            "SELECT {CERT_COLUMNS} FROM certificates WHERE serial_number = ? AND authority_key_identifier = ?"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(serial)
+            .bind(aki)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sql_err)?;
+        row.as_ref().map(cert_from_row).transpose()
+    }
+
+    pub(crate) async fn get_by_serial(&self, serial: &str) -> Result<Vec<CertificateRecord>> {
+        let sql = format!(
+            "SELECT {CERT_COLUMNS} FROM certificates WHERE serial_number = ? ORDER BY authority_key_identifier"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(serial)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql_err)?;
+        rows.iter().map(cert_from_row).collect()
+    }
+
+    pub(crate) async fn revoke(&self, serial: &str, aki: &str, reason: i64) -> Result<()> {
+        let now = format_db_time(OffsetDateTime::now_utc())?;
+        let done = sqlx::query(
+            "UPDATE certificates SET status = 'revoked', revoked_at = ?, reason = ? \
+             WHERE serial_number = ? AND authority_key_identifier = ?",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(serial)
+        .bind(aki)
+        .execute(&self.pool)
+        .await
+        .map_err(sql_err)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::CertStore(
+                11200,
+                "failed to revoke the certificate: certificate not found".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn list_certificates(
+        &self,
+        filter: &ListFilter,
+    ) -> Result<Vec<CertificateRecord>> {
+        let (sql, binds, limit) = list_sql(filter, OffsetDateTime::now_utc())?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for b in binds {
+            q = q.bind(b);
+        }
+        let rows = q
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql_err)?;
+        rows.iter().map(cert_from_row).collect()
+    }
+
+    pub(crate) async fn revoked_unexpired(
+        &self,
+        aki: &str,
+    ) -> Result<Vec<(String, OffsetDateTime, i64)>> {
+        let now = format_db_time(OffsetDateTime::now_utc())?;
+        let rows = sqlx::query(
+            "SELECT serial_number, revoked_at, reason, not_before FROM certificates \
+             WHERE authority_key_identifier = ? AND status = 'revoked' AND expiry > ? \
+             ORDER BY expiry, serial_number",
+        )
+        .bind(aki)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(sql_err)?;
+        rows.iter()
+            .map(|row| {
+                let serial = text(row, 0)?.unwrap_or_default();
+                let revoked_at = match parse_db_time_opt(text(row, 1)?.as_deref())? {
+                    Some(t) => t,
+                    // A revoked row without a time (hand-edited, or zero time): report notBefore,
+                    // a date the revocation cannot precede.
+                    None => parse_db_time_opt(text(row, 3)?.as_deref())?
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                };
+                let reason = row
+                    .try_get_unchecked::<Option<i64>, _>(2)
+                    .map_err(sql_err)?
+                    .unwrap_or(0);
+                Ok((serial, revoked_at, reason))
+            })
+            .collect()
+    }
+
+    pub(crate) async fn next_crl_number(&self, aki: &str) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "INSERT INTO crl_numbers (authority_key_identifier, number) VALUES (?, 1) \
+             ON CONFLICT (authority_key_identifier) DO UPDATE SET number = number + 1 RETURNING number",
+        )
+        .bind(aki)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(sql_err)?;
+        u64::try_from(n)
+            .map_err(|_| Error::CertStore(11000, format!("corrupt CRL number {n} for {aki}")))
+    }
+
+    pub(crate) async fn earliest_valid_expiry(&self) -> Result<Option<OffsetDateTime>> {
+        let now = format_db_time(OffsetDateTime::now_utc())?;
+        let min: Option<String> = sqlx::query_scalar(
+            "SELECT MIN(expiry) FROM certificates WHERE status = 'good' AND expiry > ?",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(sql_err)?;
+        min.as_deref().map(parse_db_time).transpose()
+    }
+
+    pub(crate) async fn count_certificates(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM certificates")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(sql_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub(crate) async fn insert_token(&self, t: &TokenRecord) -> Result<()> {
+        let groups = join_list("group", &t.groups)?;
+        let usages = join_list("usage", &t.usages)?;
+        let expires_at = t.expires_at.map(format_db_time).transpose()?;
+        let revoked_at = t.revoked_at.map(format_db_time).transpose()?;
+        let sql = format!(
+            "INSERT INTO bootstrap_tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(t.token_id.as_str())
+            .bind(t.secret_hash.as_str())
+            .bind(expires_at)
+            .bind(groups)
+            .bind(usages)
+            .bind(t.description.as_str())
+            .bind(format_db_time(t.created_at)?)
+            .bind(revoked_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => Error::CertStore(
+                    11100,
+                    format!(
+                        "failed to insert the token: duplicate token id {:?}",
+                        t.token_id
+                    ),
+                ),
+                _ => Error::CertStore(
+                    11100,
+                    format!("failed to insert the token: {}", sql_message(&e)),
+                ),
+            })?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_token(&self, token_id: &str) -> Result<Option<TokenRecord>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM bootstrap_tokens WHERE token_id = ?");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(token_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sql_err)?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    pub(crate) async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+        let sql =
+            format!("SELECT {TOKEN_COLUMNS} FROM bootstrap_tokens ORDER BY created_at, token_id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql_err)?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    pub(crate) async fn delete_token(&self, token_id: &str) -> Result<bool> {
+        let now = format_db_time(OffsetDateTime::now_utc())?;
+        let done = sqlx::query(
+            "UPDATE bootstrap_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_id)
+        .execute(&self.pool)
+        .await
+        .map_err(sql_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn remember_auth_token(
+        &self,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool> {
+        let now = format_db_time(OffsetDateTime::now_utc())?;
+        if self
+            .auth_calls
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PRUNE_EVERY)
+        {
+            sqlx::query("DELETE FROM used_auth_tokens WHERE expires_at <= ?")
+                .bind(now.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(sql_err)?;
+        }
+        // A remembered hash whose time has passed counts as forgotten (it may not be pruned yet).
+        let done = sqlx::query(
+            "INSERT INTO used_auth_tokens (token_hash, expires_at) VALUES (?, ?) \
+             ON CONFLICT (token_hash) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE used_auth_tokens.expires_at <= ?",
+        )
+        .bind(token_hash)
+        .bind(format_db_time(expires_at)?)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(sql_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn integrity_check(&self) -> Result<String> {
+        let lines: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql_err)?;
+        Ok(lines.join("\n"))
+    }
+
+    pub(crate) async fn close(self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        if self.writer.send(WriterMsg::Shutdown(tx)).await.is_ok() {
+            // Err: the writer already stopped; nothing left to flush.
+            let _ = rx.await;
+        }
+        let handle = self
+            .writer_task
+            .lock()
+            .ok()
+            .and_then(|mut guard| guard.take());
+        if let Some(handle) = handle
+            && let Err(e) = handle.await
+        {
+            tracing::error!("certificate database writer task failed: {e}");
+        }
+        self.pool.close().await;
+        Ok(())
+    }
+
+    pub(crate) async fn fill_synthetic(&self, n: u64, revoked_every: u64, aki: &str) -> Result<()> {
+        let now = OffsetDateTime::now_utc();
+        let now_text = format_db_time(now)?;
+        let seed = now.unix_timestamp_nanos() as u64
+            ^ self.stats.rows.load(Ordering::Relaxed).rotate_left(32);
+        let mut rng = SplitMix64(seed);
+        let full_sql: Arc<str> = multi_insert_sql(FILL_ROWS_PER_STMT).into();
+        let mut conn = self.pool.acquire().await.map_err(sql_err)?;
+        let mut done = 0u64;
+        while done < n {
+            let txn_rows = (n - done).min(FILL_TXN_ROWS);
+            let mut tx = conn.begin().await.map_err(sql_err)?;
+            let mut left = txn_rows;
+            while left > 0 {
+                let k = usize::try_from(left)
+                    .unwrap_or(FILL_ROWS_PER_STMT)
+                    .min(FILL_ROWS_PER_STMT);
+                let sql: Arc<str> = if k == FILL_ROWS_PER_STMT {
+                    full_sql.clone()
+                } else {
+                    multi_insert_sql(k).into()
+                };
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for _ in 0..k {
+                    done += 1;
+                    let revoked = revoked_every > 0 && done.is_multiple_of(revoked_every);
+                    let row = synthetic_row(&mut rng, now, &now_text, aki, revoked)?;
+                    q = q
+                        .bind(row.serial)
+                        .bind(row.aki)
+                        .bind(row.ca_label)
+                        .bind(row.status)
+                        .bind(row.reason)
+                        .bind(row.expiry)
+                        .bind(row.revoked_at)
+                        .bind(row.pem)
+                        .bind(row.issued_at)
+                        .bind(row.not_before)
+                        .bind(row.metadata)
+                        .bind(row.sans)
+                        .bind(row.common_name)
+                        .bind(row.profile);
+                }
+                q.execute(&mut *tx).await.map_err(sql_err)?;
+                left -= k as u64;
+            }
+            tx.commit().await.map_err(sql_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// The writer task: takes one queued insert, drains whatever else is queued (up to `MAX_BATCH`),
+/// commits them in one transaction, then answers every waiter. Nobody is answered before the
+/// commit that holds their row has returned.
+async fn writer_loop(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<WriterMsg>,
+    stats: Arc<WriterStats>,
+) {
+    let mut batch: Vec<(Box<PreparedCert>, oneshot::Sender<Result<()>>)> =
+        Vec::with_capacity(MAX_BATCH);
+    let mut shutdown = None;
+    while shutdown.is_none() {
+        let Some(first) = rx.recv().await else { break };
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                WriterMsg::Insert(rec, waiter) => batch.push((rec, waiter)),
+                WriterMsg::Shutdown(done) => {
+                    shutdown = Some(done);
+                    break;
+                }
+                #[cfg(test)]
+                WriterMsg::Pause(go) => {
+                    let _ = go.await;
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(&mut conn, &mut batch, &stats).await;
+        }
+    }
+    if let Err(e) = conn.close().await {
+        tracing::warn!(
+            "closing the certificate database writer connection: {}",
+            sql_message(&e)
+        );
+    }
+    if let Some(done) = shutdown {
+        let _ = done.send(());
+    }
+}
+
+/// Commits `batch` in one transaction; if that fails, inserts the rows one by one (each in its
+/// own implicit transaction) so that one bad row fails alone. Answers and empties the batch.
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    batch: &mut Vec<(Box<PreparedCert>, oneshot::Sender<Result<()>>)>,
+    stats: &WriterStats,
+) {
+    let together = async {
+        let mut tx = conn.begin().await?;
+        for (rec, _) in batch.iter() {
+            if let Err(e) = insert_row(&mut tx, rec).await {
+                tx.rollback().await?;
+                return Err(e);
+            }
+        }
+        tx.commit().await
+    }
+    .await;
+    if together.is_ok() {
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for (_, waiter) in batch.drain(..) {
+            let _ = waiter.send(Ok(()));
+        }
+        return;
+    }
+    stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+    for (rec, waiter) in batch.drain(..) {
+        let result = insert_row(conn, &rec)
+            .await
+            .map_err(|e| insert_err(&rec, &e));
+        if result.is_ok() {
+            stats.rows.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = waiter.send(result);
+    }
+}
+
+/// One INSERT of a prepared row.
+async fn insert_row(
+    conn: &mut SqliteConnection,
+    p: &PreparedCert,
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query(INSERT_CERT_SQL)
+        .bind(p.serial.as_str())
+        .bind(p.aki.as_str())
+        .bind(p.ca_label.as_str())
+        .bind(p.status.as_str())
+        .bind(p.reason)
+        .bind(p.expiry.as_str())
+        .bind(p.revoked_at.as_str())
+        .bind(p.pem.as_str())
+        .bind(p.issued_at.as_str())
+        .bind(p.not_before.as_str())
+        .bind(p.metadata.as_deref())
+        .bind(p.sans.as_deref())
+        .bind(p.common_name.as_str())
+        .bind(p.profile.as_str())
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+}
+
+/// The SELECT for `list_certificates`: SQL text (fixed fragments only), its text binds in order,
+/// and the clamped limit (bound last). Every combination is served by an index in
+/// `0001_certificates.sql` and returns rows in (expiry, serial_number) order.
+fn list_sql(filter: &ListFilter, now: OffsetDateTime) -> Result<(String, Vec<String>, u32)> {
+    // Index choice, made here because a fresh SQLite database has no statistics to choose with
+    // (and `INDEXED BY` makes it fixed): a common name is the most selective filter; otherwise
+    // issuer + status, then status; an issuer alone is checked inside idx_certificates_expiry
+    // (one or a few CAs own most rows). Every one yields rows in (expiry, serial_number) order,
+    // so no sort is needed and LIMIT stops the scan early.
+    let index = match (&filter.common_name, &filter.status, &filter.aki) {
+        (Some(_), _, _) => "idx_certificates_common_name",
+        (None, Some(_), Some(_)) => "idx_certificates_aki_status_expiry",
+        (None, Some(_), None) => "idx_certificates_status_expiry",
+        (None, None, _) => "idx_certificates_expiry",
+    };
+    let mut sql = format!("SELECT {CERT_COLUMNS} FROM certificates INDEXED BY {index} WHERE 1 = 1");
+    let mut binds = Vec::new();
+    if let Some(cn) = &filter.common_name {
+        sql.push_str(" AND common_name = ?");
+        binds.push(cn.clone());
+    }
+    if let Some(status) = &filter.status {
+        sql.push_str(" AND status = ?");
+        binds.push(status.clone());
+    }
+    if let Some(aki) = &filter.aki {
+        sql.push_str(" AND authority_key_identifier = ?");
+        binds.push(aki.clone());
+    }
+    if let Some(within) = filter.expiring_within {
+        // Past the storable range (years 1..=9999), clamp to its ends.
+        let until_text = match now.checked_add(within).map(format_db_time) {
+            Some(Ok(text)) => text,
+            _ if within.is_positive() => "9999-12-31 23:59:59+00:00".to_string(),
+            _ => ZERO_TIME_TEXT.to_string(),
+        };
+        sql.push_str(" AND expiry > ? AND expiry <= ?");
+        binds.push(format_db_time(now)?);
+        binds.push(until_text);
+    }
+    if let Some((expiry, serial)) = &filter.after {
+        sql.push_str(" AND (expiry, serial_number) > (?, ?)");
+        binds.push(expiry.clone());
+        binds.push(serial.clone());
+    }
+    sql.push_str(" ORDER BY expiry, serial_number LIMIT ?");
+    Ok((sql, binds, filter.limit.min(MAX_LIST_LIMIT)))
+}
+
+/// Column `i` as text (NULL → None); values of any storage class are read as text.
+fn text(row: &SqliteRow, i: usize) -> Result<Option<String>> {
+    row.try_get_unchecked::<Option<String>, _>(i)
+        .map_err(sql_err)
+}
+
+/// A `certificates` row (selected as `CERT_COLUMNS`) as a record. NULL text columns read as "",
+/// NULL timestamps (rows from cfssl versions before migration 002) as the Unix epoch.
+fn cert_from_row(row: &SqliteRow) -> Result<CertificateRecord> {
+    let time_or_epoch = |i: usize| -> Result<OffsetDateTime> {
+        Ok(parse_db_time_opt(text(row, i)?.as_deref())?.unwrap_or(OffsetDateTime::UNIX_EPOCH))
+    };
+    Ok(CertificateRecord {
+        serial_number: text(row, 0)?.unwrap_or_default(),
+        authority_key_identifier: text(row, 1)?.unwrap_or_default(),
+        ca_label: text(row, 2)?.unwrap_or_default(),
+        status: text(row, 3)?.unwrap_or_default(),
+        reason: row
+            .try_get_unchecked::<Option<i64>, _>(4)
+            .map_err(sql_err)?
+            .unwrap_or(0),
+        expiry: time_or_epoch(5)?,
+        revoked_at: parse_db_time_opt(text(row, 6)?.as_deref())?,
+        pem: text(row, 7)?.unwrap_or_default(),
+        issued_at: time_or_epoch(8)?,
+        not_before: time_or_epoch(9)?,
+        metadata: text(row, 10)?,
+        sans: text(row, 11)?,
+        common_name: text(row, 12)?.unwrap_or_default(),
+        profile: text(row, 13)?.unwrap_or_default(),
+    })
+}
+
+/// A `bootstrap_tokens` row (selected as `TOKEN_COLUMNS`) as a record.
+fn token_from_row(row: &SqliteRow) -> Result<TokenRecord> {
+    let created = text(row, 6)?.unwrap_or_default();
+    Ok(TokenRecord {
+        token_id: text(row, 0)?.unwrap_or_default(),
+        secret_hash: text(row, 1)?.unwrap_or_default(),
+        expires_at: parse_db_time_opt(text(row, 2)?.as_deref())?,
+        groups: split_list(&text(row, 3)?.unwrap_or_default()),
+        usages: split_list(&text(row, 4)?.unwrap_or_default()),
+        description: text(row, 5)?.unwrap_or_default(),
+        created_at: parse_db_time(&created)?,
+        revoked_at: parse_db_time_opt(text(row, 7)?.as_deref())?,
+    })
+}
+
+/// Joins a token's groups or usages for storage; elements must be non-empty and comma-free.
+fn join_list(what: &str, items: &[String]) -> Result<String> {
+    if let Some(bad) = items.iter().find(|s| s.is_empty() || s.contains(',')) {
+        return Err(Error::CertStore(
+            11100,
+            format!("failed to insert the token: {what} {bad:?} is empty or contains a comma"),
+        ));
+    }
+    Ok(items.join(","))
+}
+
+fn split_list(stored: &str) -> Vec<String> {
+    stored
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `INSERT INTO certificates (...) VALUES (...), (...)` for `rows` rows.
+fn multi_insert_sql(rows: usize) -> String {
+    let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let mut sql = format!("INSERT INTO certificates ({CERT_COLUMNS}) VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(one);
+    }
+    sql
+}
+
+/// A small, fast, non-cryptographic PRNG for synthetic data (SplitMix64).
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// One synthetic `certificates` row: random positive 127-bit serial, expiry spread from 60 days ago
+/// to 3 years ahead, notBefore a year before expiry, ~900-byte PEM-shaped text, CNs from a pool
+/// of 50,000 names.
+fn synthetic_row(
+    rng: &mut SplitMix64,
+    now: OffsetDateTime,
+    now_text: &str,
+    aki: &str,
+    revoked: bool,
+) -> Result<PreparedCert> {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let serial = ((u128::from(rng.next()) << 64) | u128::from(rng.next())) >> 1;
+    let offset = (rng.next() % (3 * 365 * 86_400)) as i64 - 60 * 86_400;
+    let expiry = now + time::Duration::seconds(offset);
+    let not_before = expiry - time::Duration::days(365);
+    let mut pem = String::with_capacity(900);
+    pem.push_str("-----BEGIN CERTIFICATE-----\n");
+    for _ in 0..13 {
+        for _ in 0..8 {
+            let r = rng.next();
+            for k in 0..8 {
+                pem.push(char::from(B64[((r >> (k * 6)) & 63) as usize]));
+            }
+        }
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    let common_name = format!("svc-{:05}.synthetic.example", rng.next() % 50_000);
+    Ok(PreparedCert {
+        serial: serial.to_string(),
+        aki: aki.to_string(),
+        ca_label: String::new(),
+        status: if revoked { "revoked" } else { "good" }.to_string(),
+        reason: if revoked {
+            1 + (rng.next() % 5) as i64
+        } else {
+            0
+        },
+        expiry: format_db_time(expiry)?,
+        revoked_at: if revoked {
+            now_text.to_string()
+        } else {
+            ZERO_TIME_TEXT.to_string()
+        },
+        pem,
+        issued_at: now_text.to_string(),
+        not_before: format_db_time(not_before)?,
+        metadata: None,
+        sans: Some(format!("[\"{common_name}\"]")),
+        common_name,
+        profile: "synthetic".to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::CertDb;
+    use time::macros::datetime;
+
+    const AKI: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
+
+    fn record(serial: &str, cn: &str, expiry: OffsetDateTime) -> CertificateRecord {
+        CertificateRecord {
+            serial_number: serial.to_string(),
+            authority_key_identifier: AKI.to_string(),
+            ca_label: String::new(),
+            status: "good".to_string(),
+            reason: 0,
+            expiry,
+            revoked_at: None,
+            pem: format!("-----BEGIN CERTIFICATE-----\n{serial}\n-----END CERTIFICATE-----\n"),
+            issued_at: datetime!(2026-11-22 01:16:00 UTC),
+            not_before: datetime!(2026-11-22 01:11:00 UTC),
+            metadata: None,
+            sans: Some(format!("[\"{cn}\"]")),
+            common_name: cn.to_string(),
+            profile: "www".to_string(),
+        }
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()
+    }
+
+    fn sqlite(db: &CertDb) -> &SqliteDb {
+        match db {
+            CertDb::Sqlite(s) => s,
+        }
+    }
+
+    async fn memory_db() -> CertDb {
+        CertDb::connect("sqlite::memory:").await.unwrap()
+    }
+
+    /// A file database in a fresh temp dir (the dir must outlive the db).
+    async fn file_db() -> (tempfile::TempDir, String, CertDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("certs.db").display());
+        let db = CertDb::connect(&url).await.unwrap();
+        (dir, url, db)
+    }
+
+    /// Holds the writer until the returned sender fires, so inserts sent meanwhile form one batch.
+    async fn pause_writer(db: &SqliteDb) -> oneshot::Sender<()> {
+        let (go, wait) = oneshot::channel();
+        db.writer.send(WriterMsg::Pause(wait)).await.unwrap();
+        go
+    }
+
+    #[tokio::test]
+    async fn migrations_apply_and_create_every_table() {
+        let db = memory_db().await;
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .fetch_all(&sqlite(&db).pool)
+                .await
+                .unwrap();
+        for t in [
+            "_sqlx_migrations",
+            "bootstrap_tokens",
+            "certificates",
+            "crl_numbers",
+            "ocsp_responses",
+            "used_auth_tokens",
+        ] {
+            assert!(
+                tables.iter().any(|x| x == t),
+                "missing table {t} in {tables:?}"
+            );
+        }
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&sqlite(&db).pool)
+                .await
+                .unwrap();
+        assert_eq!(applied, 5);
+        assert_eq!(db.integrity_check().await.unwrap(), "ok");
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn file_db_uses_wal_and_synchronous_full_and_reopens_without_remigrating() {
+        let (dir, url, db) = file_db().await;
+        let mut conn = sqlite(&db).pool.acquire().await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!((mode.as_str(), sync, busy, fk), ("wal", 2, 5000, 1));
+        drop(conn);
+        db.close().await.unwrap();
+        assert!(dir.path().join("certs.db").exists());
+        // Second open: migrations already recorded, nothing re-run, still usable.
+        let db = CertDb::connect(&url).await.unwrap();
+        assert_eq!(db.count_certificates().await.unwrap(), 0);
+        db.close().await.unwrap();
+        // `sqlite:PATH` (no //) names the same file.
+        let db = CertDb::connect(&format!("sqlite:{}", dir.path().join("certs.db").display()))
+            .await
+            .unwrap();
+        assert_eq!(db.integrity_check().await.unwrap(), "ok");
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn unopenable_path_is_a_clean_11000_error() {
+        let e = CertDb::connect("sqlite:///nonexistent-dir-kpki/sub/certs.db")
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), 11000, "{e}");
+        assert!(e.message().contains("unable to open database file"), "{e}");
+        let e = CertDb::connect("sqlite://x.db?bogus=1").await.unwrap_err();
+        assert_eq!(e.code(), 5200, "{e}");
+    }
+
+    #[tokio::test]
+    async fn insert_get_round_trip_stores_cfssl_timestamp_text() {
+        let db = memory_db().await;
+        let mut rec = record(
+            "123456789012345678901234567890",
+            "www.example.com",
+            datetime!(2027-11-22 01:16:00 UTC),
+        );
+        rec.issued_at = datetime!(2026-11-22 03:16:00.987 +02:00);
+        rec.metadata = Some("null".into());
+        rec.ca_label = "primary".into();
+        db.insert_certificate(&rec).await.unwrap();
+
+        let raw: (String, String, String, String, String, String) = sqlx::query_as(
+            "SELECT expiry, revoked_at, issued_at, not_before, status, typeof(expiry) FROM certificates",
+        )
+        .fetch_one(&sqlite(&db).pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            raw,
+            (
+                "2027-11-22 01:16:00+00:00".into(),
+                "0001-01-01 00:00:00+00:00".into(),
+                "2026-11-22 01:16:00+00:00".into(),
+                "2026-11-22 01:11:00+00:00".into(),
+                "good".into(),
+                "text".into()
+            )
+        );
+
+        let got = db
+            .get_certificate(&rec.serial_number, AKI)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut want = rec.clone();
+        want.issued_at = datetime!(2026-11-22 01:16:00 UTC); // stored to the second, in UTC
+        assert_eq!(got, want);
+        assert_eq!(
+            db.get_certificate(&rec.serial_number, "ff").await.unwrap(),
+            None
+        );
+        assert_eq!(db.get_certificate("1", AKI).await.unwrap(), None);
+        assert_eq!(
+            db.get_by_serial(&rec.serial_number).await.unwrap(),
+            vec![want]
+        );
+        assert_eq!(db.count_certificates().await.unwrap(), 1);
+        // Serializes with RFC 3339 times.
+        let json = serde_json::to_value(&got).unwrap();
+        assert_eq!(json["expiry"], "2027-11-22T01:16:00Z");
+        assert_eq!(json["revoked_at"], serde_json::Value::Null);
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn malformed_records_are_refused_with_11100() {
+        let db = memory_db().await;
+        let good = record("42", "a", datetime!(2030-01-01 00:00 UTC));
+        let mut cases = Vec::new();
+        let mut r = good.clone();
+        r.serial_number = "0x2a".into();
+        cases.push(r);
+        let mut r = good.clone();
+        r.authority_key_identifier = "0A:1B".into();
+        cases.push(r);
+        let mut r = good.clone();
+        r.status = "valid".into();
+        cases.push(r);
+        let mut r = good.clone();
+        r.expiry = datetime!(9999-12-31 23:00 -05:00);
+        cases.push(r);
+        for r in cases {
+            assert_eq!(
+                db.insert_certificate(&r).await.unwrap_err().code(),
+                11100,
+                "{r:?}"
+            );
+        }
+        assert_eq!(db.count_certificates().await.unwrap(), 0);
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn duplicate_in_a_batch_fails_alone_with_11100() {
+        let (_dir, _url, db) = file_db().await;
+        let exp = now() + time::Duration::days(30);
+        db.insert_certificate(&record("1000", "first", exp))
+            .await
+            .unwrap();
+
+        let go = pause_writer(sqlite(&db)).await;
+        let mut tasks = Vec::new();
+        for i in 0..20u32 {
+            // Row 7 repeats the existing serial 1000 (same AKI).
+            let serial = if i == 7 {
+                "1000".to_string()
+            } else {
+                format!("{}", 2000 + i)
+            };
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.insert_certificate(&record(&serial, "batch", exp)).await
+            }));
+        }
+        // Wait until all 20 are queued behind the pause, then let the writer take them as one batch.
+        while sqlite(&db).writer.capacity() > QUEUE_DEPTH - 20 {
+            tokio::task::yield_now().await;
+        }
+        go.send(()).unwrap();
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        for (i, r) in results.iter().enumerate() {
+            if i == 7 {
+                let e = r.as_ref().unwrap_err();
+                assert_eq!(e.code(), 11100);
+                assert!(
+                    e.message().contains("duplicate") && e.message().contains("1000"),
+                    "{e}"
+                );
+            } else {
+                assert!(r.is_ok(), "row {i}: {r:?}");
+            }
+        }
+        assert_eq!(db.count_certificates().await.unwrap(), 20);
+        assert_eq!(
+            sqlite(&db).stats.fallbacks.load(Ordering::Relaxed),
+            1,
+            "the batch must have failed as a whole first"
+        );
+        // The original row is untouched.
+        assert_eq!(
+            db.get_certificate("1000", AKI)
+                .await
+                .unwrap()
+                .unwrap()
+                .common_name,
+            "first"
+        );
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_inserts_are_group_committed_and_survive_reopen() {
+        let (_dir, url, db) = file_db().await;
+        let exp = now() + time::Duration::days(90);
+        let mut tasks = Vec::new();
+        for i in 0..200u32 {
+            let db = db.clone();
+            let rec = record(&format!("{}", 10_000 + i), &format!("host{i}.example"), exp);
+            tasks.push(tokio::spawn(
+                async move { db.insert_certificate(&rec).await },
+            ));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let stats = &sqlite(&db).stats;
+        assert_eq!(stats.rows.load(Ordering::Relaxed), 200);
+        let batches = stats.batches.load(Ordering::Relaxed);
+        assert!(
+            batches < 200,
+            "expected some batching, got {batches} transactions for 200 rows"
+        );
+        db.close().await.unwrap();
+
+        let db = CertDb::connect(&url).await.unwrap();
+        assert_eq!(db.count_certificates().await.unwrap(), 200);
+        for i in [0u32, 99, 199] {
+            let r = db
+                .get_certificate(&format!("{}", 10_000 + i), AKI)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(r.common_name, format!("host{i}.example"));
+        }
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn closed_handles_answer_11000_instead_of_hanging() {
+        let db = memory_db().await;
+        let other = db.clone();
+        db.close().await.unwrap();
+        let e = other
+            .insert_certificate(&record("5", "x", now()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), 11000, "{e}");
+    }
+
+    #[tokio::test]
+    async fn revoke_marks_the_row_or_reports_not_found() {
+        let db = memory_db().await;
+        db.insert_certificate(&record("77", "r", now() + time::Duration::days(1)))
+            .await
+            .unwrap();
+        let before = now();
+        db.revoke("77", AKI, 1).await.unwrap();
+        let r = db.get_certificate("77", AKI).await.unwrap().unwrap();
+        assert_eq!((r.status.as_str(), r.reason), ("revoked", 1));
+        let at = r.revoked_at.unwrap();
+        assert!(
+            at >= before && at <= now() + time::Duration::seconds(1),
+            "{at}"
+        );
+
+        for (serial, aki) in [
+            ("78", AKI),
+            ("77", "0A1B2C3D4E5F60718293A4B5C6D7E8F901234567"),
+            ("77", ""),
+        ] {
+            let e = db.revoke(serial, aki, 1).await.unwrap_err();
+            assert_eq!(
+                e,
+                Error::CertStore(
+                    11200,
+                    "failed to revoke the certificate: certificate not found".into()
+                )
+            );
+        }
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn list_filters_and_keyset_pagination() {
+        let db = memory_db().await;
+        let t = now();
+        let day = time::Duration::days(1);
+        // serial, cn, expiry offset in days, status
+        let rows = [
+            ("1", "a.example", -5, "good"),
+            ("2", "a.example", 3, "good"),
+            ("3", "b.example", 3, "good"),
+            ("4", "b.example", 10, "revoked"),
+            ("5", "a.example", 40, "good"),
+            ("6", "c.example", 400, "good"),
+        ];
+        for (serial, cn, days, status) in rows {
+            let mut r = record(serial, cn, t + day * days);
+            r.status = status.into();
+            db.insert_certificate(&r).await.unwrap();
+        }
+        let mut other = record("9", "a.example", t + day * 2);
+        other.authority_key_identifier = "ff".into();
+        db.insert_certificate(&other).await.unwrap();
+
+        let serials =
+            |v: Vec<CertificateRecord>| v.into_iter().map(|r| r.serial_number).collect::<Vec<_>>();
+        let list = |f: ListFilter| {
+            let db = db.clone();
+            async move { serials(db.list_certificates(&f).await.unwrap()) }
+        };
+        let all = ListFilter {
+            limit: 100,
+            ..Default::default()
+        };
+        assert_eq!(list(all.clone()).await, ["1", "9", "2", "3", "4", "5", "6"]);
+        assert_eq!(
+            list(ListFilter {
+                status: Some("revoked".into()),
+                ..all.clone()
+            })
+            .await,
+            ["4"]
+        );
+        assert_eq!(
+            list(ListFilter {
+                common_name: Some("a.example".into()),
+                ..all.clone()
+            })
+            .await,
+            ["1", "9", "2", "5"]
+        );
+        assert_eq!(
+            list(ListFilter {
+                aki: Some("ff".into()),
+                ..all.clone()
+            })
+            .await,
+            ["9"]
+        );
+        assert_eq!(
+            list(ListFilter {
+                expiring_within: Some(day * 30),
+                ..all.clone()
+            })
+            .await,
+            ["9", "2", "3", "4"],
+            "expired row 1 and far rows 5, 6 excluded"
+        );
+        assert_eq!(
+            list(ListFilter {
+                expiring_within: Some(day * 30),
+                status: Some("good".into()),
+                aki: Some(AKI.into()),
+                ..all.clone()
+            })
+            .await,
+            ["2", "3"]
+        );
+        assert!(
+            list(ListFilter {
+                limit: 0,
+                ..all.clone()
+            })
+            .await
+            .is_empty()
+        );
+
+        // Keyset pages of 2 walk every row once, in order, including rows 2 and 3 with equal expiry.
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = db
+                .list_certificates(&ListFilter {
+                    limit: 2,
+                    after: after.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() <= 2);
+            after = Some(page.last().unwrap().cursor().unwrap());
+            seen.extend(serials(page));
+        }
+        assert_eq!(seen, ["1", "9", "2", "3", "4", "5", "6"]);
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn every_list_query_is_served_by_the_right_index_without_sorting() {
+        let db = memory_db().await;
+        let pool = &sqlite(&db).pool;
+        let some = |s: &str| Some(s.to_string());
+        let within = Some(time::Duration::days(30));
+        let after = Some(("2030-01-01 00:00:00+00:00".to_string(), "5".to_string()));
+        let d = ListFilter::default;
+        let cases = [
+            (d(), "idx_certificates_expiry"),
+            (
+                ListFilter {
+                    expiring_within: within,
+                    ..d()
+                },
+                "idx_certificates_expiry",
+            ),
+            (
+                ListFilter {
+                    after: after.clone(),
+                    ..d()
+                },
+                "idx_certificates_expiry",
+            ),
+            (
+                ListFilter {
+                    aki: some(AKI),
+                    ..d()
+                },
+                "idx_certificates_expiry",
+            ),
+            (
+                ListFilter {
+                    status: some("good"),
+                    ..d()
+                },
+                "idx_certificates_status_expiry",
+            ),
+            (
+                ListFilter {
+                    status: some("good"),
+                    expiring_within: within,
+                    ..d()
+                },
+                "idx_certificates_status_expiry",
+            ),
+            (
+                ListFilter {
+                    status: some("good"),
+                    after: after.clone(),
+                    ..d()
+                },
+                "idx_certificates_status_expiry",
+            ),
+            (
+                ListFilter {
+                    common_name: some("x"),
+                    ..d()
+                },
+                "idx_certificates_common_name",
+            ),
+            (
+                ListFilter {
+                    common_name: some("x"),
+                    status: some("good"),
+                    aki: some(AKI),
+                    ..d()
+                },
+                "idx_certificates_common_name",
+            ),
+            (
+                ListFilter {
+                    aki: some(AKI),
+                    status: some("revoked"),
+                    ..d()
+                },
+                "idx_certificates_aki_status_expiry",
+            ),
+            (
+                ListFilter {
+                    aki: some(AKI),
+                    status: some("good"),
+                    expiring_within: within,
+                    after,
+                    ..d()
+                },
+                "idx_certificates_aki_status_expiry",
+            ),
+        ];
+        for (f, index) in cases {
+            let (sql, binds, _) = list_sql(&f, now()).unwrap();
+            let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+            for b in binds {
+                q = q.bind(b);
+            }
+            let plan: Vec<String> = q
+                .bind(10i64)
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>(3))
+                .collect();
+            let plan = plan.join(" | ");
+            assert!(
+                plan.contains(&format!("INDEX {index} "))
+                    || plan.ends_with(&format!("INDEX {index}")),
+                "{f:?}: {plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{f:?} sorts: {plan}");
+        }
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn revoked_unexpired_lists_only_revoked_live_rows_of_the_issuer() {
+        let db = memory_db().await;
+        let t = now();
+        let day = time::Duration::days(1);
+        for (serial, days) in [("1", 10), ("2", -1), ("3", 20), ("4", 30)] {
+            db.insert_certificate(&record(serial, "x", t + day * days))
+                .await
+                .unwrap();
+        }
+        let mut foreign = record("5", "x", t + day * 10);
+        foreign.authority_key_identifier = "ff".into();
+        db.insert_certificate(&foreign).await.unwrap();
+        db.revoke("1", AKI, 1).await.unwrap(); // revoked, live → listed
+        db.revoke("2", AKI, 4).await.unwrap(); // revoked but expired → not listed
+        db.revoke("3", AKI, 5).await.unwrap(); // listed
+        db.revoke("5", "ff", 1).await.unwrap(); // other issuer
+        // "4" stays good → not listed.
+        let got = db.revoked_unexpired(AKI).await.unwrap();
+        let brief: Vec<(&str, i64)> = got.iter().map(|(s, _, r)| (s.as_str(), *r)).collect();
+        assert_eq!(brief, [("1", 1), ("3", 5)]);
+        assert!(
+            got.iter()
+                .all(|(_, at, _)| *at >= t - time::Duration::seconds(1))
+        );
+        assert_eq!(db.revoked_unexpired("ff").await.unwrap().len(), 1);
+        assert!(db.revoked_unexpired("00").await.unwrap().is_empty());
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn earliest_valid_expiry_ignores_expired_and_revoked() {
+        let db = memory_db().await;
+        assert_eq!(db.earliest_valid_expiry().await.unwrap(), None);
+        let t = now();
+        let day = time::Duration::days(1);
+        for (serial, days) in [("1", -3), ("2", 5), ("3", 9)] {
+            db.insert_certificate(&record(serial, "x", t + day * days))
+                .await
+                .unwrap();
+        }
+        db.revoke("2", AKI, 1).await.unwrap();
+        assert_eq!(db.earliest_valid_expiry().await.unwrap(), Some(t + day * 9));
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn crl_numbers_increase_per_issuer() {
+        let db = memory_db().await;
+        assert_eq!(db.next_crl_number("aa").await.unwrap(), 1);
+        assert_eq!(db.next_crl_number("aa").await.unwrap(), 2);
+        assert_eq!(db.next_crl_number("bb").await.unwrap(), 1);
+        assert_eq!(db.next_crl_number("aa").await.unwrap(), 3);
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn bootstrap_tokens_insert_list_delete() {
+        let db = memory_db().await;
+        let tok = |id: &str, created: OffsetDateTime| TokenRecord {
+            token_id: id.to_string(),
+            secret_hash: format!("sha256:{id}"),
+            expires_at: Some(datetime!(2030-01-01 00:00 UTC)),
+            groups: vec!["system:bootstrappers:kubeadm:default-node-token".into()],
+            usages: vec!["authentication".into(), "signing".into()],
+            description: "node join".into(),
+            created_at: created,
+            revoked_at: None,
+        };
+        let a = tok("abcdef", datetime!(2026-11-22 01:00 UTC));
+        let mut b = tok("ghijkl", datetime!(2026-11-22 02:00 UTC));
+        b.expires_at = None;
+        b.groups.clear();
+        db.insert_token(&b).await.unwrap();
+        db.insert_token(&a).await.unwrap();
+        assert_eq!(db.insert_token(&a).await.unwrap_err().code(), 11100);
+        let mut bad = tok("zzzzzz", datetime!(2026-11-22 01:00 UTC));
+        bad.groups = vec!["a,b".into()];
+        assert_eq!(db.insert_token(&bad).await.unwrap_err().code(), 11100);
+
+        assert_eq!(db.get_token("abcdef").await.unwrap().as_ref(), Some(&a));
+        assert_eq!(db.list_tokens().await.unwrap(), vec![a.clone(), b.clone()]);
+        let stored: String =
+            sqlx::query_scalar("SELECT usages FROM bootstrap_tokens WHERE token_id = 'abcdef'")
+                .fetch_one(&sqlite(&db).pool)
+                .await
+                .unwrap();
+        assert_eq!(stored, "authentication,signing");
+
+        assert!(db.delete_token("abcdef").await.unwrap());
+        assert!(!db.delete_token("abcdef").await.unwrap(), "already deleted");
+        assert!(!db.delete_token("nosuch").await.unwrap());
+        let gone = db.get_token("abcdef").await.unwrap().unwrap();
+        assert!(gone.revoked_at.is_some());
+        assert_eq!(db.get_token("nosuch").await.unwrap(), None);
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn auth_token_replays_are_detected_and_expired_ones_pruned() {
+        let db = memory_db().await;
+        let later = now() + time::Duration::minutes(5);
+        assert!(db.remember_auth_token("h1", later).await.unwrap());
+        assert!(
+            !db.remember_auth_token("h1", later).await.unwrap(),
+            "replay"
+        );
+        assert!(db.remember_auth_token("h2", later).await.unwrap());
+        // An expired entry no longer blocks (its token is refused by its own timestamp anyway).
+        let past = now() - time::Duration::minutes(1);
+        assert!(db.remember_auth_token("old", past).await.unwrap());
+        assert!(db.remember_auth_token("old", later).await.unwrap());
+        assert!(!db.remember_auth_token("old", later).await.unwrap());
+        // Pruning happens every PRUNE_EVERY calls and removes only expired rows.
+        assert!(db.remember_auth_token("stale", past).await.unwrap());
+        for i in 0..PRUNE_EVERY {
+            db.remember_auth_token(&format!("fill{i}"), later)
+                .await
+                .unwrap();
+        }
+        let stale: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM used_auth_tokens WHERE token_hash = 'stale'")
+                .fetch_one(&sqlite(&db).pool)
+                .await
+                .unwrap();
+        assert_eq!(stale, 0);
+        assert!(
+            !db.remember_auth_token("h1", later).await.unwrap(),
+            "unexpired entries survive pruning"
+        );
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn fill_synthetic_writes_realistic_rows() {
+        let db = memory_db().await;
+        db.fill_synthetic(1000, 10, AKI).await.unwrap();
+        assert_eq!(db.count_certificates().await.unwrap(), 1000);
+        let revoked = ListFilter {
+            status: Some("revoked".into()),
+            limit: 1000,
+            ..Default::default()
+        };
+        assert_eq!(db.list_certificates(&revoked).await.unwrap().len(), 100);
+        let (min_len, max_len): (i64, i64) =
+            sqlx::query_as("SELECT MIN(length(pem)), MAX(length(pem)) FROM certificates")
+                .fetch_one(&sqlite(&db).pool)
+                .await
+                .unwrap();
+        assert!(
+            (850..=950).contains(&min_len) && min_len == max_len,
+            "{min_len} {max_len}"
+        );
+        let expired: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM certificates WHERE expiry < ?")
+            .bind(format_db_time(now()).unwrap())
+            .fetch_one(&sqlite(&db).pool)
+            .await
+            .unwrap();
+        assert!(expired > 0 && expired < 200, "{expired}");
+        assert_eq!(db.integrity_check().await.unwrap(), "ok");
+        db.close().await.unwrap();
+    }
+}
