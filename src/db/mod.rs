@@ -108,6 +108,17 @@ pub struct TokenRecord {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
+/// Counters of the certificate-insert writer since `connect` (for metrics and benchmarks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct InsertStats {
+    /// Group-commit transactions committed (each one durable write for many rows).
+    pub transactions: u64,
+    /// Certificate rows committed.
+    pub rows: u64,
+    /// Batches that failed as a whole and were retried row by row.
+    pub fallbacks: u64,
+}
+
 /// The certificate database. The variant is chosen by the URL scheme given to `connect`; callers
 /// only use the methods, so adding a backend (PostgreSQL) does not touch them.
 #[derive(Clone, Debug)]
@@ -141,6 +152,13 @@ impl CertDb {
     pub async fn insert_certificate(&self, rec: &CertificateRecord) -> Result<()> {
         match self {
             CertDb::Sqlite(db) => db.insert_certificate(rec).await,
+        }
+    }
+
+    /// Counters of the insert writer (group commit).
+    pub fn insert_stats(&self) -> InsertStats {
+        match self {
+            CertDb::Sqlite(db) => db.insert_stats(),
         }
     }
 
