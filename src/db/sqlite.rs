@@ -47,6 +47,15 @@ const INSERT_CERT_SQL: &str = "INSERT INTO certificates (serial_number, authorit
      status, reason, expiry, revoked_at, pem, issued_at, not_before, metadata, sans, common_name, profile) \
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
+/// CRL entries of one issuer (served by idx_certificates_aki_status_expiry).
+const REVOKED_UNEXPIRED_SQL: &str = "SELECT serial_number, revoked_at, reason, not_before \
+     FROM certificates WHERE authority_key_identifier = ? AND status = 'revoked' AND expiry > ? \
+     ORDER BY expiry, serial_number";
+
+/// Served by idx_certificates_status_expiry: the first entry after `now` in status 'good'.
+const EARLIEST_VALID_EXPIRY_SQL: &str =
+    "SELECT MIN(expiry) FROM certificates WHERE status = 'good' AND expiry > ?";
+
 const TOKEN_COLUMNS: &str =
     "token_id, secret_hash, expires_at, groups, usages, description, created_at, revoked_at";
 
@@ -206,6 +215,7 @@ impl SqliteDb {
                 format!("cannot open database {shown}: {}", sql_message(&e)),
             )
         };
+        check_sqlite_url(url)?;
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| {
                 Error::Policy(
@@ -347,16 +357,12 @@ impl SqliteDb {
         aki: &str,
     ) -> Result<Vec<(String, OffsetDateTime, i64)>> {
         let now = format_db_time(OffsetDateTime::now_utc())?;
-        let rows = sqlx::query(
-            "SELECT serial_number, revoked_at, reason, not_before FROM certificates \
-             WHERE authority_key_identifier = ? AND status = 'revoked' AND expiry > ? \
-             ORDER BY expiry, serial_number",
-        )
-        .bind(aki)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(sql_err)?;
+        let rows = sqlx::query(REVOKED_UNEXPIRED_SQL)
+            .bind(aki)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql_err)?;
         rows.iter()
             .map(|row| {
                 let serial = text(row, 0)?.unwrap_or_default();
@@ -391,13 +397,11 @@ impl SqliteDb {
 
     pub(crate) async fn earliest_valid_expiry(&self) -> Result<Option<OffsetDateTime>> {
         let now = format_db_time(OffsetDateTime::now_utc())?;
-        let min: Option<String> = sqlx::query_scalar(
-            "SELECT MIN(expiry) FROM certificates WHERE status = 'good' AND expiry > ?",
-        )
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(sql_err)?;
+        let min: Option<String> = sqlx::query_scalar(EARLIEST_VALID_EXPIRY_SQL)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(sql_err)?;
         min.as_deref().map(parse_db_time).transpose()
     }
 
@@ -707,6 +711,39 @@ impl SyntheticRows {
         }
         Ok(())
     }
+}
+
+/// Refuses SQLite URLs that would give each pooled connection a database of its own (so the
+/// writer and the readers would not see the same rows): an empty path, and in-memory forms
+/// other than the plain `sqlite::memory:` (which is shared-cache).
+fn check_sqlite_url(url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, params) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let invalid = |why: &str| {
+        Error::Policy(
+            5200,
+            format!(
+                "invalid database URL {}: {why} (use sqlite://PATH or sqlite::memory:)",
+                redact_url(url)
+            ),
+        )
+    };
+    if path.is_empty() {
+        return Err(invalid("no file path"));
+    }
+    if path == ":memory:" && params.is_some() {
+        return Err(invalid("sqlite::memory: takes no parameters"));
+    }
+    if params.is_some_and(|q| q.split('&').any(|kv| kv == "mode=memory")) {
+        return Err(invalid("mode=memory is not supported"));
+    }
+    Ok(())
 }
 
 /// The writer task: takes one queued insert, drains whatever else is queued (up to `MAX_BATCH`),
@@ -1148,8 +1185,17 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code(), 11000, "{e}");
         assert!(e.message().contains("unable to open database file"), "{e}");
-        let e = CertDb::connect("sqlite://x.db?bogus=1").await.unwrap_err();
-        assert_eq!(e.code(), 5200, "{e}");
+        for bad in [
+            "sqlite://x.db?bogus=1",
+            "sqlite://",
+            "sqlite:",
+            "sqlite://?mode=memory",
+            "sqlite::memory:?cache=private",
+            "sqlite://x.db?mode=memory",
+        ] {
+            let e = CertDb::connect(bad).await.unwrap_err();
+            assert_eq!(e.code(), 5200, "{bad}: {e}");
+        }
     }
 
     #[tokio::test]
@@ -1262,6 +1308,8 @@ mod tests {
         while sqlite(&db).writer.capacity() > QUEUE_DEPTH - 20 {
             tokio::task::yield_now().await;
         }
+        // Queued but not committed: nobody has been answered.
+        assert!(tasks.iter().all(|t| !t.is_finished()));
         go.send(()).unwrap();
         let mut results = Vec::new();
         for t in tasks {
@@ -1598,6 +1646,27 @@ mod tests {
                 "{f:?}: {plan}"
             );
             assert!(!plan.contains("TEMP B-TREE"), "{f:?} sorts: {plan}");
+        }
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn crl_and_expiry_queries_use_their_indexes() {
+        let db = memory_db().await;
+        for (sql, index) in [
+            (REVOKED_UNEXPIRED_SQL, "idx_certificates_aki_status_expiry"),
+            (EARLIEST_VALID_EXPIRY_SQL, "idx_certificates_status_expiry"),
+        ] {
+            let n = sql.matches('?').count();
+            let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+            for _ in 0..n {
+                q = q.bind("x");
+            }
+            let rows = q.fetch_all(&sqlite(&db).pool).await.unwrap();
+            let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(3)).collect();
+            let plan = plan.join(" | ");
+            assert!(plan.contains(&format!("INDEX {index} (")), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
         }
         db.close().await.unwrap();
     }
