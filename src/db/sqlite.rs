@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::{
-    CertificateRecord, ListFilter, MAX_LIST_LIMIT, STATUSES, TokenRecord, ZERO_TIME_TEXT,
-    format_db_time, parse_db_time, parse_db_time_opt, redact_url,
+    CertificateRecord, InsertStats, ListFilter, MAX_LIST_LIMIT, STATUSES, TokenRecord,
+    ZERO_TIME_TEXT, format_db_time, parse_db_time, parse_db_time_opt, redact_url,
 };
 use crate::error::{Error, Result};
 
@@ -36,6 +36,8 @@ const PRUNE_EVERY: u64 = 128;
 /// `fill_synthetic`: rows per transaction and rows per multi-row INSERT statement.
 const FILL_TXN_ROWS: u64 = 20_000;
 const FILL_ROWS_PER_STMT: usize = 64;
+/// `fill_synthetic` into an empty table from this many rows on rebuilds the indexes once at the end.
+const FILL_BULK_MIN_ROWS: u64 = 10_000;
 
 /// The columns of `certificates`, in `CertificateRecord` order.
 const CERT_COLUMNS: &str = "serial_number, authority_key_identifier, ca_label, status, reason, expiry, \
@@ -44,6 +46,15 @@ const CERT_COLUMNS: &str = "serial_number, authority_key_identifier, ca_label, s
 const INSERT_CERT_SQL: &str = "INSERT INTO certificates (serial_number, authority_key_identifier, ca_label, \
      status, reason, expiry, revoked_at, pem, issued_at, not_before, metadata, sans, common_name, profile) \
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// CRL entries of one issuer (served by idx_certificates_aki_status_expiry).
+const REVOKED_UNEXPIRED_SQL: &str = "SELECT serial_number, revoked_at, reason, not_before \
+     FROM certificates WHERE authority_key_identifier = ? AND status = 'revoked' AND expiry > ? \
+     ORDER BY expiry, serial_number";
+
+/// Served by idx_certificates_status_expiry: the first entry after `now` in status 'good'.
+const EARLIEST_VALID_EXPIRY_SQL: &str =
+    "SELECT MIN(expiry) FROM certificates WHERE status = 'good' AND expiry > ?";
 
 const TOKEN_COLUMNS: &str =
     "token_id, secret_hash, expires_at, groups, usages, description, created_at, revoked_at";
@@ -57,6 +68,8 @@ pub struct SqliteDb {
     writer_task: Arc<Mutex<Option<JoinHandle<()>>>>,
     stats: Arc<WriterStats>,
     auth_calls: Arc<AtomicU64>,
+    /// How to open another connection (the writer's, `fill_synthetic`'s).
+    opts: SqliteConnectOptions,
     /// The URL with any password redacted, for Debug.
     shown_url: Arc<str>,
 }
@@ -202,6 +215,7 @@ impl SqliteDb {
                 format!("cannot open database {shown}: {}", sql_message(&e)),
             )
         };
+        check_sqlite_url(url)?;
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| {
                 Error::Policy(
@@ -243,8 +257,17 @@ impl SqliteDb {
             writer_task: Arc::new(Mutex::new(Some(handle))),
             stats,
             auth_calls: Arc::new(AtomicU64::new(0)),
+            opts,
             shown_url: shown.into(),
         })
+    }
+
+    pub(crate) fn insert_stats(&self) -> InsertStats {
+        InsertStats {
+            transactions: self.stats.batches.load(Ordering::Relaxed),
+            rows: self.stats.rows.load(Ordering::Relaxed),
+            fallbacks: self.stats.fallbacks.load(Ordering::Relaxed),
+        }
     }
 
     pub(crate) async fn insert_certificate(&self, rec: &CertificateRecord) -> Result<()> {
@@ -334,16 +357,12 @@ impl SqliteDb {
         aki: &str,
     ) -> Result<Vec<(String, OffsetDateTime, i64)>> {
         let now = format_db_time(OffsetDateTime::now_utc())?;
-        let rows = sqlx::query(
-            "SELECT serial_number, revoked_at, reason, not_before FROM certificates \
-             WHERE authority_key_identifier = ? AND status = 'revoked' AND expiry > ? \
-             ORDER BY expiry, serial_number",
-        )
-        .bind(aki)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(sql_err)?;
+        let rows = sqlx::query(REVOKED_UNEXPIRED_SQL)
+            .bind(aki)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql_err)?;
         rows.iter()
             .map(|row| {
                 let serial = text(row, 0)?.unwrap_or_default();
@@ -378,13 +397,11 @@ impl SqliteDb {
 
     pub(crate) async fn earliest_valid_expiry(&self) -> Result<Option<OffsetDateTime>> {
         let now = format_db_time(OffsetDateTime::now_utc())?;
-        let min: Option<String> = sqlx::query_scalar(
-            "SELECT MIN(expiry) FROM certificates WHERE status = 'good' AND expiry > ?",
-        )
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(sql_err)?;
+        let min: Option<String> = sqlx::query_scalar(EARLIEST_VALID_EXPIRY_SQL)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(sql_err)?;
         min.as_deref().map(parse_db_time).transpose()
     }
 
@@ -525,55 +542,208 @@ impl SqliteDb {
     }
 
     pub(crate) async fn fill_synthetic(&self, n: u64, revoked_every: u64, aki: &str) -> Result<()> {
-        let now = OffsetDateTime::now_utc();
-        let now_text = format_db_time(now)?;
-        let seed = now.unix_timestamp_nanos() as u64
-            ^ self.stats.rows.load(Ordering::Relaxed).rotate_left(32);
-        let mut rng = SplitMix64(seed);
-        let full_sql: Arc<str> = multi_insert_sql(FILL_ROWS_PER_STMT).into();
-        let mut conn = self.pool.acquire().await.map_err(sql_err)?;
-        let mut done = 0u64;
-        while done < n {
-            let txn_rows = (n - done).min(FILL_TXN_ROWS);
-            let mut tx = conn.begin().await.map_err(sql_err)?;
-            let mut left = txn_rows;
-            while left > 0 {
-                let k = usize::try_from(left)
-                    .unwrap_or(FILL_ROWS_PER_STMT)
-                    .min(FILL_ROWS_PER_STMT);
-                let sql: Arc<str> = if k == FILL_ROWS_PER_STMT {
-                    full_sql.clone()
-                } else {
-                    multi_insert_sql(k).into()
-                };
-                let mut q = sqlx::query(AssertSqlSafe(sql));
-                for _ in 0..k {
-                    done += 1;
-                    let revoked = revoked_every > 0 && done.is_multiple_of(revoked_every);
-                    let row = synthetic_row(&mut rng, now, &now_text, aki, revoked)?;
-                    q = q
-                        .bind(row.serial)
-                        .bind(row.aki)
-                        .bind(row.ca_label)
-                        .bind(row.status)
-                        .bind(row.reason)
-                        .bind(row.expiry)
-                        .bind(row.revoked_at)
-                        .bind(row.pem)
-                        .bind(row.issued_at)
-                        .bind(row.not_before)
-                        .bind(row.metadata)
-                        .bind(row.sans)
-                        .bind(row.common_name)
-                        .bind(row.profile);
-                }
-                q.execute(&mut *tx).await.map_err(sql_err)?;
-                left -= k as u64;
-            }
+        if n == 0 {
+            return Ok(());
+        }
+        // A connection of its own, with a large page cache, closed afterwards: the pooled
+        // connections keep their default cache.
+        let mut conn = SqliteConnection::connect_with(&self.opts)
+            .await
+            .map_err(sql_err)?;
+        let seed = OffsetDateTime::now_utc().unix_timestamp_nanos() as u64
+            ^ self.auth_calls.load(Ordering::Relaxed).rotate_left(17);
+        let result = fill_on(&mut conn, n, revoked_every, aki, seed).await;
+        if let Err(e) = conn.close().await {
+            tracing::warn!("closing the fill connection: {}", sql_message(&e));
+        }
+        result
+    }
+}
+
+/// `fill_synthetic` on `conn`. Into an empty table, and for at least `FILL_BULK_MIN_ROWS` rows,
+/// it runs ONE transaction that drops the secondary indexes of `certificates`, inserts every row
+/// and recreates the indexes from their stored DDL (a sorted index build is several times faster
+/// than random inserts into four indexes; DDL is transactional, so a failure leaves them intact).
+/// That transaction holds the write lock for the whole fill. Otherwise rows go in transactions
+/// of `FILL_TXN_ROWS`.
+async fn fill_on(
+    conn: &mut SqliteConnection,
+    n: u64,
+    revoked_every: u64,
+    aki: &str,
+    seed: u64,
+) -> Result<()> {
+    let now = OffsetDateTime::now_utc();
+    let now_text = format_db_time(now)?;
+    // Start anywhere in the lower half of the 38-digit range: 1M steps of < 2^40 stay inside it.
+    const TEN_37: u128 = 10_u128.pow(37);
+    let first = TEN_37
+        + ((u128::from(rng_start(seed)) << 64) | u128::from(rng_start(!seed))) % (TEN_37 / 2);
+    let mut rows = SyntheticRows {
+        serial: first,
+        rng: SplitMix64(seed),
+        now,
+        now_text,
+        aki: aki.to_string(),
+        revoked_every,
+        done: 0,
+    };
+    sqlx::query("PRAGMA cache_size = -262144")
+        .execute(&mut *conn)
+        .await
+        .map_err(sql_err)?;
+    let empty = sqlx::query("SELECT 1 FROM certificates LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(sql_err)?
+        .is_none();
+    if empty && n >= FILL_BULK_MIN_ROWS {
+        // IMMEDIATE: take the write lock up front (a deferred read-then-write could fail with BUSY).
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(sql_err)?;
+        let indexes: Vec<(String, String)> = sqlx::query_as(
+            "SELECT name, sql FROM sqlite_master \
+             WHERE type = 'index' AND tbl_name = 'certificates' AND sql IS NOT NULL ORDER BY name",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(sql_err)?;
+        for (name, _) in &indexes {
+            let drop = format!("DROP INDEX \"{}\"", name.replace('"', "\"\""));
+            sqlx::query(AssertSqlSafe(drop))
+                .execute(&mut *tx)
+                .await
+                .map_err(sql_err)?;
+        }
+        rows.insert(&mut tx, n).await?;
+        for (_, ddl) in indexes {
+            sqlx::query(AssertSqlSafe(ddl))
+                .execute(&mut *tx)
+                .await
+                .map_err(sql_err)?;
+        }
+        tx.commit().await.map_err(sql_err)?;
+    } else {
+        while rows.done < n {
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(sql_err)?;
+            rows.insert(&mut tx, (n - rows.done).min(FILL_TXN_ROWS))
+                .await?;
             tx.commit().await.map_err(sql_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Generator state for `fill_synthetic`.
+struct SyntheticRows {
+    rng: SplitMix64,
+    now: OffsetDateTime,
+    now_text: String,
+    aki: String,
+    revoked_every: u64,
+    /// Rows generated so far (every `revoked_every`-th is revoked).
+    done: u64,
+    /// The last serial handed out. Serials are 38-digit decimals rising by random steps, so
+    /// their text order is their numeric order and primary-key inserts append (much faster
+    /// than random positions); values still look random.
+    serial: u128,
+}
+
+impl SyntheticRows {
+    /// The next `k` rows.
+    fn generate(&mut self, k: usize) -> Result<Vec<PreparedCert>> {
+        let mut out = Vec::with_capacity(k);
+        for _ in 0..k {
+            self.done += 1;
+            let revoked = self.revoked_every > 0 && self.done.is_multiple_of(self.revoked_every);
+            self.serial += 1 + u128::from(self.rng.next() >> 24);
+            out.push(synthetic_row(
+                &mut self.rng,
+                self.serial,
+                self.now,
+                &self.now_text,
+                &self.aki,
+                revoked,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Inserts `rows` more rows with multi-row INSERTs of `FILL_ROWS_PER_STMT`. The next
+    /// statement's rows are generated while SQLite (on its own worker thread) runs the current one.
+    async fn insert(&mut self, conn: &mut SqliteConnection, rows: u64) -> Result<()> {
+        let full_sql: Arc<str> = multi_insert_sql(FILL_ROWS_PER_STMT).into();
+        let step = |left: u64| {
+            usize::try_from(left)
+                .unwrap_or(FILL_ROWS_PER_STMT)
+                .min(FILL_ROWS_PER_STMT)
+        };
+        let mut left = rows;
+        let mut ready = self.generate(step(left))?;
+        while !ready.is_empty() {
+            left -= ready.len() as u64;
+            let sql: Arc<str> = if ready.len() == FILL_ROWS_PER_STMT {
+                full_sql.clone()
+            } else {
+                multi_insert_sql(ready.len()).into()
+            };
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for row in ready {
+                q = q
+                    .bind(row.serial)
+                    .bind(row.aki)
+                    .bind(row.ca_label)
+                    .bind(row.status)
+                    .bind(row.reason)
+                    .bind(row.expiry)
+                    .bind(row.revoked_at)
+                    .bind(row.pem)
+                    .bind(row.issued_at)
+                    .bind(row.not_before)
+                    .bind(row.metadata)
+                    .bind(row.sans)
+                    .bind(row.common_name)
+                    .bind(row.profile);
+            }
+            let next_k = step(left);
+            let (done, next) = tokio::join!(q.execute(&mut *conn), async { self.generate(next_k) });
+            done.map_err(sql_err)?;
+            ready = next?;
         }
         Ok(())
     }
+}
+
+/// Refuses SQLite URLs that would give each pooled connection a database of its own (so the
+/// writer and the readers would not see the same rows): an empty path, and in-memory forms
+/// other than the plain `sqlite::memory:` (which is shared-cache).
+fn check_sqlite_url(url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, params) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let invalid = |why: &str| {
+        Error::Policy(
+            5200,
+            format!(
+                "invalid database URL {}: {why} (use sqlite://PATH or sqlite::memory:)",
+                redact_url(url)
+            ),
+        )
+    };
+    if path.is_empty() {
+        return Err(invalid("no file path"));
+    }
+    if path == ":memory:" && params.is_some() {
+        return Err(invalid("sqlite::memory: takes no parameters"));
+    }
+    if params.is_some_and(|q| q.split('&').any(|kv| kv == "mode=memory")) {
+        return Err(invalid("mode=memory is not supported"));
+    }
+    Ok(())
 }
 
 /// The writer task: takes one queued insert, drains whatever else is queued (up to `MAX_BATCH`),
@@ -813,6 +983,11 @@ fn multi_insert_sql(rows: usize) -> String {
     sql
 }
 
+/// One SplitMix64 output for `seed`.
+fn rng_start(seed: u64) -> u64 {
+    SplitMix64(seed).next()
+}
+
 /// A small, fast, non-cryptographic PRNG for synthetic data (SplitMix64).
 struct SplitMix64(u64);
 
@@ -826,18 +1001,18 @@ impl SplitMix64 {
     }
 }
 
-/// One synthetic `certificates` row: random positive 127-bit serial, expiry spread from 60 days ago
+/// One synthetic `certificates` row with this serial, expiry spread from 60 days ago
 /// to 3 years ahead, notBefore a year before expiry, ~900-byte PEM-shaped text, CNs from a pool
 /// of 50,000 names.
 fn synthetic_row(
     rng: &mut SplitMix64,
+    serial: u128,
     now: OffsetDateTime,
     now_text: &str,
     aki: &str,
     revoked: bool,
 ) -> Result<PreparedCert> {
     const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let serial = ((u128::from(rng.next()) << 64) | u128::from(rng.next())) >> 1;
     let offset = (rng.next() % (3 * 365 * 86_400)) as i64 - 60 * 86_400;
     let expiry = now + time::Duration::seconds(offset);
     let not_before = expiry - time::Duration::days(365);
@@ -1010,8 +1185,17 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code(), 11000, "{e}");
         assert!(e.message().contains("unable to open database file"), "{e}");
-        let e = CertDb::connect("sqlite://x.db?bogus=1").await.unwrap_err();
-        assert_eq!(e.code(), 5200, "{e}");
+        for bad in [
+            "sqlite://x.db?bogus=1",
+            "sqlite://",
+            "sqlite:",
+            "sqlite://?mode=memory",
+            "sqlite::memory:?cache=private",
+            "sqlite://x.db?mode=memory",
+        ] {
+            let e = CertDb::connect(bad).await.unwrap_err();
+            assert_eq!(e.code(), 5200, "{bad}: {e}");
+        }
     }
 
     #[tokio::test]
@@ -1124,6 +1308,8 @@ mod tests {
         while sqlite(&db).writer.capacity() > QUEUE_DEPTH - 20 {
             tokio::task::yield_now().await;
         }
+        // Queued but not committed: nobody has been answered.
+        assert!(tasks.iter().all(|t| !t.is_finished()));
         go.send(()).unwrap();
         let mut results = Vec::new();
         for t in tasks {
@@ -1465,6 +1651,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn crl_and_expiry_queries_use_their_indexes() {
+        let db = memory_db().await;
+        for (sql, index) in [
+            (REVOKED_UNEXPIRED_SQL, "idx_certificates_aki_status_expiry"),
+            (EARLIEST_VALID_EXPIRY_SQL, "idx_certificates_status_expiry"),
+        ] {
+            let n = sql.matches('?').count();
+            let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+            for _ in 0..n {
+                q = q.bind("x");
+            }
+            let rows = q.fetch_all(&sqlite(&db).pool).await.unwrap();
+            let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(3)).collect();
+            let plan = plan.join(" | ");
+            assert!(plan.contains(&format!("INDEX {index} (")), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
     async fn revoked_unexpired_lists_only_revoked_live_rows_of_the_issuer() {
         let db = memory_db().await;
         let t = now();
@@ -1624,6 +1831,222 @@ mod tests {
             .unwrap();
         assert!(expired > 0 && expired < 200, "{expired}");
         assert_eq!(db.integrity_check().await.unwrap(), "ok");
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn bulk_fill_rebuilds_the_indexes_and_later_fills_append() {
+        let (_dir, _url, db) = file_db().await;
+        let indexes = |db: CertDb| async move {
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'certificates' \
+                 AND sql IS NOT NULL ORDER BY name",
+            )
+            .fetch_all(&sqlite(&db).pool)
+            .await
+            .unwrap();
+            names
+        };
+        let before = indexes(db.clone()).await;
+        assert_eq!(before.len(), 4);
+        db.fill_synthetic(FILL_BULK_MIN_ROWS, 0, AKI).await.unwrap(); // bulk path: empty table
+        db.fill_synthetic(500, 0, "ff").await.unwrap(); // incremental path
+        assert_eq!(indexes(db.clone()).await, before);
+        assert_eq!(
+            db.count_certificates().await.unwrap(),
+            FILL_BULK_MIN_ROWS + 500
+        );
+        assert_eq!(db.integrity_check().await.unwrap(), "ok");
+        let ff = ListFilter {
+            aki: Some("ff".into()),
+            limit: 1000,
+            ..Default::default()
+        };
+        let page = db.list_certificates(&ff).await.unwrap();
+        assert_eq!(page.len(), 500);
+        assert!(
+            page.iter()
+                .all(|r| r.serial_number.len() == 38 && r.common_name.starts_with("svc-"))
+        );
+        db.close().await.unwrap();
+    }
+
+    /// Rows per second for `n` inserts issued by `concurrency` tasks through `insert`.
+    async fn rate<F, Fut>(n: u32, concurrency: u32, insert: F) -> f64
+    where
+        F: Fn(u32) -> Fut + Clone + Send + 'static,
+        Fut: std::future::Future<Output = Result<()>> + Send,
+    {
+        let start = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for t in 0..concurrency {
+            let insert = insert.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut i = t;
+                while i < n {
+                    insert(i).await.unwrap();
+                    i += concurrency;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        f64::from(n) / start.elapsed().as_secs_f64()
+    }
+
+    /// Timing, not a check: `cargo test --release --lib bench_insert_rates -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "benchmark; run by hand"]
+    async fn bench_insert_rates() {
+        let exp = now() + time::Duration::days(365);
+        let pem = "x".repeat(900);
+        let rec = move |prefix: u32, i: u32| {
+            let mut r = record(&format!("{prefix}{i:09}"), &format!("host{i}.example"), exp);
+            r.pem = pem.clone();
+            r
+        };
+        for concurrency in [1u32, 16, 64, 256] {
+            // One transaction (one WAL fsync) per row: each insert autocommits on a pooled connection.
+            let (_dir, _url, db) = file_db().await;
+            let n = if concurrency == 1 { 500 } else { 1000 };
+            let (pool, rec2) = (sqlite(&db).pool.clone(), rec.clone());
+            let per_row = rate(n, concurrency, move |i| {
+                let (pool, r) = (pool.clone(), rec2(1, i));
+                async move {
+                    let p = PreparedCert::from_record(&r)?;
+                    let mut conn = pool.acquire().await.map_err(sql_err)?;
+                    insert_row(&mut conn, &p)
+                        .await
+                        .map_err(|e| insert_err(&p, &e))
+                }
+            })
+            .await;
+            db.close().await.unwrap();
+
+            // Group commit through the writer task.
+            let (_dir, _url, db) = file_db().await;
+            let n = if concurrency == 1 { 500 } else { 20_000 };
+            let (db2, rec2) = (db.clone(), rec.clone());
+            let grouped = rate(n, concurrency, move |i| {
+                let (db, r) = (db2.clone(), rec2(2, i));
+                async move { db.insert_certificate(&r).await }
+            })
+            .await;
+            let s = &sqlite(&db).stats;
+            let (rows, batches) = (
+                s.rows.load(Ordering::Relaxed),
+                s.batches.load(Ordering::Relaxed),
+            );
+            db.close().await.unwrap();
+            println!(
+                "concurrency {concurrency:>3}: txn-per-row {per_row:>8.0} rows/s | group commit {grouped:>8.0} rows/s \
+                 ({:.1} rows/txn)",
+                rows as f64 / batches.max(1) as f64
+            );
+        }
+        let (_dir, _url, db) = file_db().await;
+        let start = std::time::Instant::now();
+        db.fill_synthetic(200_000, 100, AKI).await.unwrap();
+        println!(
+            "fill_synthetic: {:.0} rows/s",
+            200_000.0 / start.elapsed().as_secs_f64()
+        );
+        db.close().await.unwrap();
+    }
+
+    /// Timing at scale: `cargo test --release --lib bench_list_one_million -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "benchmark; run by hand (fills 1,000,000 rows)"]
+    async fn bench_list_one_million() {
+        let (_dir, _url, db) = file_db().await;
+        let start = std::time::Instant::now();
+        db.fill_synthetic(990_000, 50, AKI).await.unwrap();
+        db.fill_synthetic(10_000, 50, "ff").await.unwrap();
+        println!("fill 1,000,000: {:.1} s", start.elapsed().as_secs_f64());
+        let some = |s: &str| Some(s.to_string());
+        let d = ListFilter {
+            limit: 100,
+            ..Default::default()
+        };
+        let cases = [
+            ("all", d.clone()),
+            (
+                "status=revoked",
+                ListFilter {
+                    status: some("revoked"),
+                    ..d.clone()
+                },
+            ),
+            (
+                "good, expiring within 30d",
+                ListFilter {
+                    status: some("good"),
+                    expiring_within: Some(time::Duration::days(30)),
+                    ..d.clone()
+                },
+            ),
+            (
+                "common name",
+                ListFilter {
+                    common_name: some("svc-01234.synthetic.example"),
+                    ..d.clone()
+                },
+            ),
+            (
+                "small issuer",
+                ListFilter {
+                    aki: some("ff"),
+                    ..d.clone()
+                },
+            ),
+            (
+                "small issuer, revoked",
+                ListFilter {
+                    aki: some("ff"),
+                    status: some("revoked"),
+                    ..d.clone()
+                },
+            ),
+        ];
+        for (name, filter) in cases {
+            let t = std::time::Instant::now();
+            let mut page = db.list_certificates(&filter).await.unwrap();
+            let first = t.elapsed();
+            // Walk 50 pages deep by keyset.
+            let t = std::time::Instant::now();
+            for _ in 0..50 {
+                let Some(last) = page.last() else { break };
+                let after = Some(last.cursor().unwrap());
+                page = db
+                    .list_certificates(&ListFilter {
+                        after,
+                        ..filter.clone()
+                    })
+                    .await
+                    .unwrap();
+            }
+            println!(
+                "{name:<28} first page {:>7.2} ms, 50 more pages {:>8.2} ms",
+                first.as_secs_f64() * 1e3,
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        for (name, run) in [
+            ("count", 0),
+            ("earliest_valid_expiry", 1),
+            ("revoked_unexpired (19.8k rows)", 2),
+            ("get_certificate", 3),
+        ] {
+            let t = std::time::Instant::now();
+            match run {
+                0 => assert_eq!(db.count_certificates().await.unwrap(), 1_000_000),
+                1 => assert!(db.earliest_valid_expiry().await.unwrap().is_some()),
+                2 => assert!(db.revoked_unexpired(AKI).await.unwrap().len() > 10_000),
+                _ => assert!(db.get_certificate("1", AKI).await.unwrap().is_none()),
+            }
+            println!("{name:<28} {:>8.2} ms", t.elapsed().as_secs_f64() * 1e3);
+        }
         db.close().await.unwrap();
     }
 }
