@@ -233,7 +233,8 @@ pub fn record(i: &Issued) -> crate::db::CertificateRecord {
         issued_at: OffsetDateTime::now_utc(),
         not_before: i.not_before,
         metadata: None,
-        sans: (!i.dns_sans.is_empty()).then(|| serde_json::to_string(&i.dns_sans).unwrap_or_default()),
+        sans: (!i.dns_sans.is_empty())
+            .then(|| serde_json::to_string(&i.dns_sans).unwrap_or_default()),
         common_name: i.common_name.clone(),
         profile: i.profile.clone(),
     }
@@ -246,6 +247,28 @@ pub async fn commit(db: Option<&crate::db::CertDb>, issued: &Issued) -> Result<(
         Some(db) => db.insert_certificate(&record(issued)).await,
         None => Ok(()),
     }
+}
+
+/// The current CRL of `ca` from the database: revoked, unexpired records, the next CRL number
+/// for this CA. Shared by the CLI's `crl` and the server's `/crl`.
+pub async fn current_crl(
+    db: &crate::db::CertDb,
+    ca: &crate::signer::Ca,
+    validity: time::Duration,
+) -> Result<Vec<u8>> {
+    let rows = db.revoked_unexpired(&ca.aki_hex()).await?;
+    let number = db.next_crl_number(&ca.aki_hex()).await?;
+    let entries: Vec<(String, time::OffsetDateTime, u8)> = rows
+        .into_iter()
+        .map(|(s, t, r)| (s, t, r.clamp(0, 10) as u8))
+        .collect();
+    crate::crl::build(
+        ca,
+        &entries,
+        time::OffsetDateTime::now_utc(),
+        validity,
+        number,
+    )
 }
 
 #[cfg(test)]

@@ -9,30 +9,30 @@
 /// cfssl-coded error type shared by everything.
 pub mod error;
 
-/// Go-style case-insensitive JSON decoding and Go escaping.
-pub mod jsonci;
-/// Go duration strings.
-pub mod duration;
-/// DER encoding of certificates, CSRs, CRLs and their parts.
-pub mod der;
-/// Private keys: generate, load, write, sign.
-pub mod keys;
-/// CSR JSON, SAN classification, PKCS#10 generation and verification.
-pub mod csr;
-/// ca-config.json: signing profiles, auth keys, remotes.
-pub mod config;
-/// The built-in profile pack and print-defaults templates.
-pub mod profiles;
-/// Profile + CSR + overrides → certificate template.
-pub mod policy;
-/// Signs templates and CRLs with a CA key; serial numbers.
-pub mod signer;
-/// certinfo JSON for certificates, CSRs and CRLs.
-pub mod certinfo;
-/// CRL assembly and revocation reasons.
-pub mod crl;
 /// cfssl's HMAC-authenticated requests.
 pub mod auth;
+/// certinfo JSON for certificates, CSRs and CRLs.
+pub mod certinfo;
+/// ca-config.json: signing profiles, auth keys, remotes.
+pub mod config;
+/// CRL assembly and revocation reasons.
+pub mod crl;
+/// CSR JSON, SAN classification, PKCS#10 generation and verification.
+pub mod csr;
+/// DER encoding of certificates, CSRs, CRLs and their parts.
+pub mod der;
+/// Go duration strings.
+pub mod duration;
+/// Go-style case-insensitive JSON decoding and Go escaping.
+pub mod jsonci;
+/// Private keys: generate, load, write, sign.
+pub mod keys;
+/// Profile + CSR + overrides → certificate template.
+pub mod policy;
+/// The built-in profile pack and print-defaults templates.
+pub mod profiles;
+/// Signs templates and CRLs with a CA key; serial numbers.
+pub mod signer;
 
 /// The certificate database (SQLite via sqlx).
 pub mod db;

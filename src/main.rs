@@ -10,10 +10,10 @@ fn main() -> ExitCode {
     let mut argv = std::env::args();
     let argv0 = argv.next().unwrap_or_else(|| "kpki".into());
     let args: Vec<String> = argv.collect();
-    let stdin = std::io::stdin();
-    let mut stdin = stdin.lock();
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut stderr = std::io::stderr().lock();
+    // Unlocked handles: server threads log to stderr too, and a lock held here would block them.
+    let mut stdin = std::io::stdin();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout());
+    let mut stderr = std::io::stderr();
     let result = {
         let mut ctx = Ctx {
             stdin: &mut stdin,

@@ -10,13 +10,18 @@ pub const LIMIT: usize = 1 << 20;
 
 /// Reads the whole body, refusing more than [`LIMIT`] bytes.
 pub async fn read(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, LIMIT).await.map_err(|_| ApiError::too_large(LIMIT))
+    axum::body::to_bytes(body, LIMIT)
+        .await
+        .map_err(|_| ApiError::too_large(LIMIT))
 }
 
 /// Decodes JSON into `T`; failures are 400 "Unable to parse {what}: …".
 pub fn json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(format!("Unable to parse {what}: empty body")));
+        return Err(ApiError::bad_request(format!(
+            "Unable to parse {what}: empty body"
+        )));
     }
-    crate::jsonci::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("Unable to parse {what}: {e}")))
+    crate::jsonci::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("Unable to parse {what}: {e}")))
 }

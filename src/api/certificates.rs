@@ -1,8 +1,8 @@
 //! GET /api/v1/kpki/certificates (filters, keyset pagination) and
 //! GET /api/v1/kpki/certificates/{serial}: what this CA issued.
 
-use super::error::{ok, ApiError};
 use super::Shared;
+use super::error::{ApiError, ok};
 use crate::db::ListFilter;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -35,7 +35,9 @@ fn cursor_decode(s: &str) -> Result<(String, String), ApiError> {
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| ApiError::bad_request("invalid 'after' cursor"))?;
-    let (a, b) = raw.split_once('|').ok_or_else(|| ApiError::bad_request("invalid 'after' cursor"))?;
+    let (a, b) = raw
+        .split_once('|')
+        .ok_or_else(|| ApiError::bad_request("invalid 'after' cursor"))?;
     Ok((a.to_string(), b.to_string()))
 }
 
@@ -44,11 +46,17 @@ pub fn filter(q: &ListQuery) -> Result<ListFilter, ApiError> {
     if let Some(s) = &q.status
         && !crate::db::STATUSES.contains(&s.as_str())
     {
-        return Err(ApiError::bad_request(format!("invalid status {s:?} (good, revoked, unknown)")));
+        return Err(ApiError::bad_request(format!(
+            "invalid status {s:?} (good, revoked, unknown)"
+        )));
     }
     Ok(ListFilter {
         status: q.status.clone(),
-        expiring_within: q.expiring.as_deref().map(crate::duration::parse_human).transpose()?,
+        expiring_within: q
+            .expiring
+            .as_deref()
+            .map(crate::duration::parse_human)
+            .transpose()?,
         common_name: q.cn.clone(),
         aki: None,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
@@ -57,16 +65,31 @@ pub fn filter(q: &ListQuery) -> Result<ListFilter, ApiError> {
 }
 
 /// GET list.
-pub async fn list(State(st): State<Shared>, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Response, ApiError> {
-    let q = q.map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?.0;
+pub async fn list(
+    State(st): State<Shared>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = q
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?
+        .0;
     let f = filter(&q)?;
     let rows = st.db()?.list_certificates(&f).await?;
-    let next = if rows.len() as u32 == f.limit { rows.last().map(|r| r.cursor()).transpose()?.map(|c| cursor_encode(&c)) } else { None };
+    let next = if rows.len() as u32 == f.limit {
+        rows.last()
+            .map(|r| r.cursor())
+            .transpose()?
+            .map(|c| cursor_encode(&c))
+    } else {
+        None
+    };
     Ok(ok(json!({"certificates": rows, "next": next}), vec![]))
 }
 
 /// GET one serial (all records with that serial, across issuers).
-pub async fn get_one(State(st): State<Shared>, Path(serial): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_one(
+    State(st): State<Shared>,
+    Path(serial): Path<String>,
+) -> Result<Response, ApiError> {
     if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::bad_request("serial must be a decimal number"));
     }

@@ -1,9 +1,9 @@
 //! POST /api/v1/cfssl/certinfo: certinfo for `{"certificate"}`, `{"domain"}` or
 //! `{"serial","authority_key_id"}` (database lookup).
 
-use super::body;
-use super::error::{ok, ApiError};
 use super::Shared;
+use super::body;
+use super::error::{ApiError, ok};
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
@@ -31,15 +31,24 @@ pub async fn handle(State(st): State<Shared>, b: axum::body::Body) -> Result<Res
         let infos = tokio::task::spawn_blocking(move || crate::tlsdial::fetch_domain(&d))
             .await
             .map_err(|e| crate::error::Error::Internal(e.to_string()))??;
-        return Ok(ok(serde_json::to_value(&infos[0]).unwrap_or_default(), vec![]));
+        return Ok(ok(
+            serde_json::to_value(&infos[0]).unwrap_or_default(),
+            vec![],
+        ));
     } else if !req.serial.is_empty() && !req.authority_key_id.is_empty() {
         let db = st.db.as_ref().ok_or_else(|| {
-            ApiError::from(crate::error::Error::Internal("cannot lookup certificate from serial without db access".into()))
+            ApiError::from(crate::error::Error::Internal(
+                "cannot lookup certificate from serial without db access".into(),
+            ))
         })?;
         let aki = req.authority_key_id.to_lowercase().replace(':', "");
         match db.get_certificate(&req.serial, &aki).await? {
             Some(r) => r.pem,
-            None => return Err(crate::error::Error::CertStore(11200, "no certificate found".into()).into()),
+            None => {
+                return Err(
+                    crate::error::Error::CertStore(11200, "no certificate found".into()).into(),
+                );
+            }
         }
     } else {
         return Err(ApiError::bad_request("no valid parameter sets found"));

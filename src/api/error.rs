@@ -2,9 +2,9 @@
 //! `{"success","result","errors","messages"}` (always `application/json`), plus 404/405/413.
 
 use crate::error::{CodedMessage, Error};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The cfssl code of a failed response, left in the response extensions for metrics and logs.
 #[derive(Debug, Clone, Copy)]
@@ -37,14 +37,23 @@ impl From<Error> for ApiError {
         if matches!(e, Error::Internal(_) | Error::CertStore(11000, _)) {
             tracing::error!(code = e.code(), error = %e.message(), "internal error");
         }
-        ApiError { status: status_of(&e), error: CodedMessage::from(&e) }
+        ApiError {
+            status: status_of(&e),
+            error: CodedMessage::from(&e),
+        }
     }
 }
 
 impl ApiError {
     /// An error with an explicit status and code.
     pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
-        ApiError { status, error: CodedMessage { code, message: message.into() } }
+        ApiError {
+            status,
+            error: CodedMessage {
+                code,
+                message: message.into(),
+            },
+        }
     }
 
     /// 400 with cfssl's plain bad-request code 400.
@@ -59,21 +68,43 @@ impl ApiError {
 
     /// 413 for bodies over the limit.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, 413, format!("request body is larger than {limit} bytes"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            413,
+            format!("request body is larger than {limit} bytes"),
+        )
     }
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+/// The envelope, fields in cfssl's order.
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    success: bool,
+    result: &'a Value,
+    errors: &'a [CodedMessage],
+    messages: &'a [CodedMessage],
+}
+
+fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     let mut text = crate::jsonci::to_go_json(body);
     text.push('\n');
     let mut r = (status, text).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"success": false, "result": null, "errors": [self.error], "messages": []});
+        let errors = [self.error.clone()];
+        let body = Envelope {
+            success: false,
+            result: &Value::Null,
+            errors: &errors,
+            messages: &[],
+        };
         let mut r = json_response(self.status, &body);
         r.extensions_mut().insert(ErrorCode(self.error.code));
         r
@@ -82,7 +113,15 @@ impl IntoResponse for ApiError {
 
 /// A success envelope with `result` and optional warning messages.
 pub fn ok(result: Value, messages: Vec<CodedMessage>) -> Response {
-    json_response(StatusCode::OK, &json!({"success": true, "result": result, "errors": [], "messages": messages}))
+    json_response(
+        StatusCode::OK,
+        &Envelope {
+            success: true,
+            result: &result,
+            errors: &[],
+            messages: &messages,
+        },
+    )
 }
 
 /// Fallback for unknown paths: 404 in the envelope.
@@ -92,7 +131,11 @@ pub async fn not_found() -> ApiError {
 
 /// Fallback for a known path with the wrong method: 405 in the envelope (cfssl's text).
 pub async fn method_not_allowed(method: Method) -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, 405, format!("Method is not allowed:\"{method}\""))
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        405,
+        format!("Method is not allowed:\"{method}\""),
+    )
 }
 
 #[cfg(test)]
@@ -103,7 +146,13 @@ mod tests {
     fn statuses() {
         assert_eq!(status_of(&Error::new(9002, "x")), StatusCode::BAD_REQUEST);
         assert_eq!(status_of(&Error::new(11200, "x")), StatusCode::NOT_FOUND);
-        assert_eq!(status_of(&Error::new(11100, "x")), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(status_of(&Error::Unauthorized("x".into())), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            status_of(&Error::new(11100, "x")),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status_of(&Error::Unauthorized("x".into())),
+            StatusCode::UNAUTHORIZED
+        );
     }
 }

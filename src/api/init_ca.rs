@@ -1,7 +1,7 @@
 //! POST /api/v1/cfssl/init_ca: a new self-signed CA from CSR JSON (returned, not kept).
 
 use super::body;
-use super::error::{ok, ApiError};
+use super::error::{ApiError, ok};
 use super::{ConnInfo, Shared};
 use crate::csr::CertificateRequest;
 use crate::issue;
@@ -10,7 +10,11 @@ use axum::response::Response;
 use serde_json::json;
 
 /// Handler.
-pub async fn handle(State(st): State<Shared>, conn: Option<Extension<ConnInfo>>, b: axum::body::Body) -> Result<Response, ApiError> {
+pub async fn handle(
+    State(st): State<Shared>,
+    conn: Option<Extension<ConnInfo>>,
+    b: axum::body::Body,
+) -> Result<Response, ApiError> {
     let bytes = body::read(b).await?;
     let conn = conn.map(|c| c.0).unwrap_or_default();
     let u = st.unwrap(&bytes, &conn);
@@ -20,5 +24,8 @@ pub async fn handle(State(st): State<Shared>, conn: Option<Extension<ConnInfo>>,
     let ss = tokio::task::spawn_blocking(move || issue::init_ca(&req, None))
         .await
         .map_err(|e| crate::error::Error::Internal(format!("CA generation failed: {e}")))??;
-    Ok(ok(json!({"private_key": ss.key.to_cfssl_pem()?, "certificate": ss.cert_pem}), vec![]))
+    Ok(ok(
+        json!({"private_key": ss.key.to_cfssl_pem()?, "certificate": ss.cert_pem}),
+        vec![],
+    ))
 }

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Default)]
 struct Inner {
@@ -31,7 +33,11 @@ impl Metrics {
 
     /// Counts one issued certificate.
     pub fn issued(&self, profile: &str) {
-        let p = if profile.is_empty() { "default" } else { profile };
+        let p = if profile.is_empty() {
+            "default"
+        } else {
+            profile
+        };
         *self.lock().issued.entry(p.to_string()).or_default() += 1;
     }
 
@@ -54,12 +60,22 @@ impl Metrics {
     pub fn render(&self, earliest: Option<f64>, extra: &str) -> String {
         let m = self.lock();
         let mut s = String::new();
-        let _ = writeln!(s, "# HELP kpki_certificates_issued_total Certificates issued, by profile.");
+        let _ = writeln!(
+            s,
+            "# HELP kpki_certificates_issued_total Certificates issued, by profile."
+        );
         let _ = writeln!(s, "# TYPE kpki_certificates_issued_total counter");
         for (p, n) in &m.issued {
-            let _ = writeln!(s, "kpki_certificates_issued_total{{profile=\"{}\"}} {n}", p.replace(['"', '\\', '\n'], "_"));
+            let _ = writeln!(
+                s,
+                "kpki_certificates_issued_total{{profile=\"{}\"}} {n}",
+                p.replace(['"', '\\', '\n'], "_")
+            );
         }
-        let _ = writeln!(s, "# HELP kpki_errors_total Failed requests, by cfssl error code.");
+        let _ = writeln!(
+            s,
+            "# HELP kpki_errors_total Failed requests, by cfssl error code."
+        );
         let _ = writeln!(s, "# TYPE kpki_errors_total counter");
         for (c, n) in &m.errors {
             let _ = writeln!(s, "kpki_errors_total{{code=\"{c}\"}} {n}");
@@ -67,12 +83,23 @@ impl Metrics {
         let _ = writeln!(s, "# HELP kpki_request_duration_seconds Request latency.");
         let _ = writeln!(s, "# TYPE kpki_request_duration_seconds histogram");
         for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(s, "kpki_request_duration_seconds_bucket{{le=\"{b}\"}} {}", m.buckets[i]);
+            let _ = writeln!(
+                s,
+                "kpki_request_duration_seconds_bucket{{le=\"{b}\"}} {}",
+                m.buckets[i]
+            );
         }
-        let _ = writeln!(s, "kpki_request_duration_seconds_bucket{{le=\"+Inf\"}} {}", m.count);
+        let _ = writeln!(
+            s,
+            "kpki_request_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+            m.count
+        );
         let _ = writeln!(s, "kpki_request_duration_seconds_sum {}", m.sum);
         let _ = writeln!(s, "kpki_request_duration_seconds_count {}", m.count);
-        let _ = writeln!(s, "# HELP kpki_earliest_expiry_seconds Seconds until the earliest notAfter among valid certificates.");
+        let _ = writeln!(
+            s,
+            "# HELP kpki_earliest_expiry_seconds Seconds until the earliest notAfter among valid certificates."
+        );
         let _ = writeln!(s, "# TYPE kpki_earliest_expiry_seconds gauge");
         if let Some(e) = earliest {
             let _ = writeln!(s, "kpki_earliest_expiry_seconds {e}");
@@ -85,7 +112,12 @@ impl Metrics {
 /// GET /metrics
 pub async fn handle(State(st): State<Shared>) -> Response {
     let earliest = match &st.db {
-        Some(db) => db.earliest_valid_expiry().await.ok().flatten().map(|t| (t - time::OffsetDateTime::now_utc()).as_seconds_f64()),
+        Some(db) => db
+            .earliest_valid_expiry()
+            .await
+            .ok()
+            .flatten()
+            .map(|t| (t - time::OffsetDateTime::now_utc()).as_seconds_f64()),
         None => None,
     };
     let text = st.metrics.render(earliest, "");

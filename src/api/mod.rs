@@ -25,11 +25,11 @@ use crate::config::{Config, SigningProfile};
 use crate::db::CertDb;
 use crate::issue::{self, Issued};
 use crate::signer::Ca;
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
 use error::ApiError;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -98,12 +98,16 @@ impl AppState {
 
     /// The CA, or a 400 when the server has none.
     pub fn ca(&self) -> Result<Arc<Ca>, ApiError> {
-        self.ca.clone().ok_or_else(|| ApiError::bad_request("the server has no CA configured (-ca/-ca-key)"))
+        self.ca
+            .clone()
+            .ok_or_else(|| ApiError::bad_request("the server has no CA configured (-ca/-ca-key)"))
     }
 
     /// The database, or cfssl's error when none is configured.
     pub fn db(&self) -> Result<&CertDb, ApiError> {
-        self.db.as_ref().ok_or_else(|| ApiError::bad_request("cert db not configured (missing -db-config)"))
+        self.db
+            .as_ref()
+            .ok_or_else(|| ApiError::bad_request("cert db not configured (missing -db-config)"))
     }
 
     /// Splits a body into inner request and optional auth envelope (a JSON object with string
@@ -116,19 +120,37 @@ impl AppState {
             && let Ok(env) = AuthenticatedRequest::parse(bytes)
             && let Ok(inner) = env.inner()
         {
-            return Unwrapped { inner, envelope: Some(env), mtls };
+            return Unwrapped {
+                inner,
+                envelope: Some(env),
+                mtls,
+            };
         }
-        Unwrapped { inner: bytes.to_vec(), envelope: None, mtls }
+        Unwrapped {
+            inner: bytes.to_vec(),
+            envelope: None,
+            mtls,
+        }
     }
 
     /// Verifies the envelope (if any) with the profile's keys, else the server key; refuses
     /// replays. Returns whether the request is authenticated (envelope or mTLS).
-    pub async fn authenticate(&self, u: &Unwrapped, profile: Option<&SigningProfile>) -> Result<bool, ApiError> {
-        let Some(env) = &u.envelope else { return Ok(u.mtls) };
+    pub async fn authenticate(
+        &self,
+        u: &Unwrapped,
+        profile: Option<&SigningProfile>,
+    ) -> Result<bool, ApiError> {
+        let Some(env) = &u.envelope else {
+            return Ok(u.mtls);
+        };
         let mut keys: Vec<Vec<u8>> = Vec::new();
         if let Some(p) = profile {
             for name in [&p.auth_key, &p.prev_auth_key] {
-                if let Some(k) = self.config.auth_key_bytes(name).filter(|_| !name.is_empty()) {
+                if let Some(k) = self
+                    .config
+                    .auth_key_bytes(name)
+                    .filter(|_| !name.is_empty())
+                {
                     keys.push(k);
                 }
             }
@@ -144,8 +166,14 @@ impl AppState {
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         env.verify(&refs, now)?;
-        if !self.remember(&env.replay_id(), env.timestamp + MAX_SKEW_SECS + 1).await? {
-            return Err(crate::error::Error::Unauthorized("replayed request: this token was already used".into()).into());
+        if !self
+            .remember(&env.replay_id(), env.timestamp + MAX_SKEW_SECS + 1)
+            .await?
+        {
+            return Err(crate::error::Error::Unauthorized(
+                "replayed request: this token was already used".into(),
+            )
+            .into());
         }
         Ok(true)
     }
@@ -196,7 +224,11 @@ async fn access_log(State(st): State<Shared>, req: Request, next: Next) -> Respo
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let conn = req.extensions().get::<ConnInfo>().cloned().unwrap_or_default();
+    let conn = req
+        .extensions()
+        .get::<ConnInfo>()
+        .cloned()
+        .unwrap_or_default();
     // -mutual-tls-cn: refuse clients whose certificate CN does not match.
     if let (Some(re), Some(cn)) = (&st.mtls_cn, &conn.client_cn)
         && !re.is_match(cn)
@@ -208,7 +240,11 @@ async fn access_log(State(st): State<Shared>, req: Request, next: Next) -> Respo
     let status = resp.status().as_u16();
     let code = resp.extensions().get::<error::ErrorCode>().map(|c| c.0);
     st.metrics.observe(&path, secs, code);
-    let serial = resp.extensions().get::<IssuedSerial>().map(|s| s.0.as_str()).unwrap_or("");
+    let serial = resp
+        .extensions()
+        .get::<IssuedSerial>()
+        .map(|s| s.0.as_str())
+        .unwrap_or("");
     tracing::info!(
         method = %method,
         path = %path,
@@ -265,14 +301,20 @@ pub fn router(state: Shared, disabled: &[String]) -> Router {
     if !off("certificates") {
         app = app
             .route("/api/v1/kpki/certificates", get(certificates::list))
-            .route("/api/v1/kpki/certificates/{serial}", get(certificates::get_one));
+            .route(
+                "/api/v1/kpki/certificates/{serial}",
+                get(certificates::get_one),
+            );
     }
     if !off("metrics") {
         app = app.route("/metrics", get(metrics::handle));
     }
     app.fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), access_log))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access_log,
+        ))
         .with_state(state)
 }
 
@@ -305,7 +347,10 @@ pub async fn serve(
         let tls = tls.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let mut info = ConnInfo { peer: Some(peer), client_cn: None };
+            let mut info = ConnInfo {
+                peer: Some(peer),
+                client_cn: None,
+            };
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let make_svc = |info: ConnInfo| {
                 hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
@@ -319,7 +364,11 @@ pub async fn serve(
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
                 Some(acc) => {
-                    let hs = tokio::time::timeout(std::time::Duration::from_secs(10), acc.accept(stream)).await;
+                    let hs = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        acc.accept(stream),
+                    )
+                    .await;
                     let Ok(Ok(tls_stream)) = hs else { return };
                     info.client_cn = tls::client_cn(tls_stream.get_ref().1);
                     let conn = builder.serve_connection(TokioIo::new(tls_stream), make_svc(info));

@@ -2,7 +2,7 @@
 //! a profile with an `auth_key` refuses unauthenticated requests here too (cfssl#250, #788).
 
 use super::body;
-use super::error::{ok, ApiError};
+use super::error::{ApiError, ok};
 use super::{ConnInfo, IssuedSerial, Shared};
 use crate::csr::CertificateRequest;
 use crate::issue;
@@ -11,7 +11,7 @@ use axum::extract::{Extension, State};
 use axum::response::Response;
 use md5::Digest;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 #[derive(Debug, Default, Deserialize)]
 struct NewCertRequest {
@@ -25,7 +25,9 @@ struct NewCertRequest {
 
 /// cfssl's `sums`: upper-case hex MD5, SHA-1 and SHA-256 of a PEM's DER.
 pub fn sums(pem_text: &str) -> Value {
-    let der = pem::parse(pem_text).map(|p| p.into_contents()).unwrap_or_default();
+    let der = pem::parse(pem_text)
+        .map(|p| p.into_contents())
+        .unwrap_or_default();
     let up = |b: &[u8]| hex::encode_upper(b);
     json!({
         "md5": up(&md5::Md5::digest(&der)),
@@ -35,7 +37,11 @@ pub fn sums(pem_text: &str) -> Value {
 }
 
 /// Handler.
-pub async fn handle(State(st): State<Shared>, conn: Option<Extension<ConnInfo>>, b: axum::body::Body) -> Result<Response, ApiError> {
+pub async fn handle(
+    State(st): State<Shared>,
+    conn: Option<Extension<ConnInfo>>,
+    b: axum::body::Body,
+) -> Result<Response, ApiError> {
     let bytes = body::read(b).await?;
     let conn = conn.map(|c| c.0).unwrap_or_default();
     let u = st.unwrap(&bytes, &conn);
@@ -52,9 +58,10 @@ pub async fn handle(State(st): State<Shared>, conn: Option<Extension<ConnInfo>>,
     let ca = st.ca()?;
     let cfg = st.config.clone();
     let (p, l) = (req.profile.clone(), req.label.clone());
-    let nc = tokio::task::spawn_blocking(move || issue::new_cert(&ca, &cfg.signing, &csr_req, &p, &l))
-        .await
-        .map_err(|e| crate::error::Error::Internal(format!("signing task failed: {e}")))??;
+    let nc =
+        tokio::task::spawn_blocking(move || issue::new_cert(&ca, &cfg.signing, &csr_req, &p, &l))
+            .await
+            .map_err(|e| crate::error::Error::Internal(format!("signing task failed: {e}")))??;
     st.commit(&nc.issued).await?;
     let result = json!({
         "private_key": nc.key_pem,

@@ -1,9 +1,9 @@
 //! POST /api/v1/cfssl/newkey: generate a key and CSR from CSR JSON (no signing, no state).
 
-use super::body;
-use super::error::{ok, ApiError};
-use super::newcert::sums;
 use super::Shared;
+use super::body;
+use super::error::{ApiError, ok};
+use super::newcert::sums;
 use crate::csr::{self, CertificateRequest};
 use axum::extract::State;
 use axum::response::Response;

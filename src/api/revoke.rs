@@ -1,7 +1,7 @@
 //! POST /api/v1/cfssl/revoke: mark a recorded certificate revoked (serial + AKI + reason).
 
 use super::body;
-use super::error::{ok, ApiError};
+use super::error::{ApiError, ok};
 use super::{ConnInfo, Shared};
 use axum::extract::{Extension, State};
 use axum::response::Response;
@@ -19,7 +19,11 @@ struct RevokeRequest {
 }
 
 /// Handler.
-pub async fn handle(State(st): State<Shared>, conn: Option<Extension<ConnInfo>>, b: axum::body::Body) -> Result<Response, ApiError> {
+pub async fn handle(
+    State(st): State<Shared>,
+    conn: Option<Extension<ConnInfo>>,
+    b: axum::body::Body,
+) -> Result<Response, ApiError> {
     let bytes = body::read(b).await?;
     let conn = conn.map(|c| c.0).unwrap_or_default();
     let u = st.unwrap(&bytes, &conn);
@@ -27,10 +31,14 @@ pub async fn handle(State(st): State<Shared>, conn: Option<Extension<ConnInfo>>,
     st.require(authed)?;
     let req: RevokeRequest = body::json(&u.inner, "revocation request")?;
     if req.serial.is_empty() {
-        return Err(ApiError::bad_request("serial number is required but not provided"));
+        return Err(ApiError::bad_request(
+            "serial number is required but not provided",
+        ));
     }
     if req.authority_key_id.is_empty() {
-        return Err(ApiError::bad_request("authority key id is required but not provided"));
+        return Err(ApiError::bad_request(
+            "authority key id is required but not provided",
+        ));
     }
     let reason_text = match &req.reason {
         serde_json::Value::Null => String::new(),

@@ -2,7 +2,7 @@
 //! authenticated request (here wrapped with that key, or via /authsign).
 
 use super::body;
-use super::error::{ok, ApiError};
+use super::error::{ApiError, ok};
 use super::{ConnInfo, IssuedSerial, Shared};
 use crate::csr::CertificateRequest;
 use crate::issue::SignRequest;
@@ -42,7 +42,9 @@ impl JsonSignRequest {
     /// Converts to the core request; a missing CSR is cfssl's 400.
     pub fn into_request(self) -> Result<SignRequest, ApiError> {
         if self.certificate_request.trim().is_empty() {
-            return Err(ApiError::bad_request("missing parameter 'certificate_request'"));
+            return Err(ApiError::bad_request(
+                "missing parameter 'certificate_request'",
+            ));
         }
         let hosts = if !self.hostname.is_empty() {
             Some(self.hostname.split(',').map(str::to_string).collect())
@@ -67,7 +69,9 @@ pub async fn sign_and_reply(st: &Shared, req: JsonSignRequest) -> Result<Respons
     if bundle {
         messages.push(crate::error::CodedMessage {
             code: 5300,
-            message: "This request requires a bundler, but one is not initialized for the API server.".into(),
+            message:
+                "This request requires a bundler, but one is not initialized for the API server."
+                    .into(),
         });
     }
     let mut r = ok(json!({"certificate": issued.cert_pem}), messages);
@@ -76,7 +80,11 @@ pub async fn sign_and_reply(st: &Shared, req: JsonSignRequest) -> Result<Respons
 }
 
 /// Handler.
-pub async fn handle(State(st): State<Shared>, conn: Option<Extension<ConnInfo>>, b: axum::body::Body) -> Result<Response, ApiError> {
+pub async fn handle(
+    State(st): State<Shared>,
+    conn: Option<Extension<ConnInfo>>,
+    b: axum::body::Body,
+) -> Result<Response, ApiError> {
     let bytes = body::read(b).await?;
     let conn = conn.map(|c| c.0).unwrap_or_default();
     let u = st.unwrap(&bytes, &conn);

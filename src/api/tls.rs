@@ -7,7 +7,11 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::sync::Arc;
 
 /// Builds a TLS server config; with `client_ca`, clients must present a certificate it signed.
-pub fn server_config(cert_pem: &[u8], key_pem: &[u8], client_ca: Option<&[u8]>) -> Result<Arc<rustls::ServerConfig>> {
+pub fn server_config(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    client_ca: Option<&[u8]>,
+) -> Result<Arc<rustls::ServerConfig>> {
     let bad = |m: String| Error::Certificate(1003, m);
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<std::result::Result<_, _>>()
@@ -15,7 +19,8 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8], client_ca: Option<&[u8]>) 
     if certs.is_empty() {
         return Err(bad("-tls-cert: no certificate found".into()));
     }
-    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| Error::PrivateKey(2003, format!("-tls-key: {e}")))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| Error::PrivateKey(2003, format!("-tls-key: {e}")))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -25,11 +30,16 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8], client_ca: Option<&[u8]>) 
             let mut roots = rustls::RootCertStore::empty();
             for c in CertificateDer::pem_slice_iter(ca) {
                 let c = c.map_err(|e| bad(format!("-mutual-tls-ca: {e}")))?;
-                roots.add(c).map_err(|e| bad(format!("-mutual-tls-ca: {e}")))?;
+                roots
+                    .add(c)
+                    .map_err(|e| bad(format!("-mutual-tls-ca: {e}")))?;
             }
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|e| bad(format!("-mutual-tls-ca: {e}")))?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| bad(format!("-mutual-tls-ca: {e}")))?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),
@@ -46,6 +56,11 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8], client_ca: Option<&[u8]>) 
 pub fn client_cn(conn: &rustls::ServerConnection) -> Option<String> {
     let leaf = conn.peer_certificates()?.first()?;
     let (_, c) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
-    let cn = c.subject().iter_common_name().next().and_then(|a| a.as_str().ok()).unwrap_or("");
+    let cn = c
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|a| a.as_str().ok())
+        .unwrap_or("");
     Some(cn.to_string())
 }

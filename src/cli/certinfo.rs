@@ -49,4 +49,3 @@ fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
     let _ = ctx.stdout.write_all(certinfo::to_json(&infos).as_bytes());
     Ok(())
 }
-

@@ -7,17 +7,23 @@ pub mod input;
 pub mod output;
 
 pub mod certinfo;
+pub mod certs;
 pub mod common;
+pub mod crl;
 pub mod gencert;
+pub mod gencrl;
 pub mod gencsr;
 pub mod genkey;
+pub mod info;
 pub mod json;
 pub mod link;
 pub mod print_defaults;
 pub mod profiles;
 pub mod record;
 pub mod remote;
+pub mod revoke;
 pub mod selfsign;
+pub mod serve;
 pub mod sign;
 pub mod version;
 
@@ -88,6 +94,12 @@ pub fn commands() -> Vec<&'static Command> {
         &selfsign::COMMAND,
         &certinfo::COMMAND,
         &json::COMMAND,
+        &serve::COMMAND,
+        &info::COMMAND,
+        &revoke::COMMAND,
+        &crl::COMMAND,
+        &gencrl::COMMAND,
+        &certs::COMMAND,
         &print_defaults::COMMAND,
         &profiles::COMMAND,
         &version::COMMAND,
