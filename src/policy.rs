@@ -8,6 +8,7 @@ use crate::duration::parse_go;
 use crate::error::{Error, Result};
 use crate::keys::KeyAlgo;
 use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::FromDer;
 
 /// Everything the signer needs to build one certificate.
 #[derive(Debug, Clone)]
@@ -307,6 +308,43 @@ pub fn ca_template(
         ocsp_urls: vec![],
         issuer_urls: vec![],
         crl_url: (!req.crl_url.is_empty()).then(|| req.crl_url.clone()),
+        policies: vec![],
+        ocsp_no_check: false,
+        with_aki: false,
+    })
+}
+
+/// Template for re-issuing an existing CA (`gencert -renewca`): same subject, key, path length
+/// and lifetime, starting now (rounded, minus 5 minutes), keyCertSign + cRLSign, no AKI.
+pub fn renewed_ca_template(
+    subject_der: &[u8],
+    spki_der: &[u8],
+    public_key_bits: &[u8],
+    lifetime: Duration,
+    path_len: Option<u32>,
+    now: OffsetDateTime,
+    serial: Vec<u8>,
+) -> Result<Template> {
+    let attrs = x509_parser::x509::X509Name::from_der(subject_der)
+        .map_err(|_| Error::Certificate(1003, "Failed to parse certificate subject".into()))
+        .and_then(|(_, n)| csr::name_attrs(&n))?;
+    let not_before = round_minute(now) - Duration::minutes(5);
+    Ok(Template {
+        serial,
+        subject_der: subject_der.to_vec(),
+        subject_attrs: attrs,
+        spki_der: spki_der.to_vec(),
+        public_key_bits: public_key_bits.to_vec(),
+        not_before,
+        not_after: not_before + lifetime,
+        key_usage: ku::CERT_SIGN | ku::CRL_SIGN,
+        ext_key_usages: vec![],
+        is_ca: true,
+        path_len,
+        sans: Sans::default(),
+        ocsp_urls: vec![],
+        issuer_urls: vec![],
+        crl_url: None,
         policies: vec![],
         ocsp_no_check: false,
         with_aki: false,
