@@ -320,6 +320,11 @@ if s == 200:
     s, _, d = call("POST", "/api/v1/cfssl/authsign", wrap({"certificate_request": csr, "profile": "authed"}, ts=1),
                    label="POST /api/v1/cfssl/authsign (stale)")
     expect(s == 401, f"authsign stale timestamp: {s} {short(d)}")
+    for i, ts in enumerate([-(2**63), 2**63 - 1]):
+        s, _, d = call("POST", "/api/v1/cfssl/authsign",
+                       wrap({"certificate_request": csr, "profile": "authed", "label": f"ts{i}"}, ts=ts),
+                       label=f"POST /api/v1/cfssl/authsign (timestamp {ts})")
+        expect(s is None or s == 401, f"authsign with timestamp {ts}: {s} {short(d)}")
     s, _, d = call("POST", "/api/v1/cfssl/sign", {"certificate_request": csr, "profile": "authed"})
     expect(s == 400, f"sign with an auth profile, unwrapped: {s} {short(d)}")
     s, _, d = call("POST", "/api/v1/cfssl/sign", wrap({"certificate_request": csr, "profile": "authed", "label": "w"}),
