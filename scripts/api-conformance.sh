@@ -132,6 +132,9 @@ printf '[cache]\nenabled = false\n' >"$tmp/schemathesis.toml"
 echo "api-conformance: schemathesis $st_version, $examples examples per operation, seed $seed"
 # positive_data_acceptance is left out: a schema cannot say "a PEM CSR signed by its own key" or
 # "a serial on record", so most schema-valid requests are rightly refused with 400/404.
+# One worker: with several, hypothesis's lambda-source parsing races in CPython 3.11's `ast`
+# ("AST constructor recursion depth mismatch") and aborts an operation's coverage phase.
+st_rc=0
 PYTHONPATH="$tmp/hooks${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=kpki_conformance_hooks \
   timeout 240 schemathesis --config-file "$tmp/schemathesis.toml" run openapi.yaml \
   --url "$base" \
@@ -142,10 +145,11 @@ PYTHONPATH="$tmp/hooks${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=kpki_confo
   --workers 1 \
   --request-timeout 30 \
   --generation-database none \
-  --no-color
+  --no-color || st_rc=$?
 
 echo "api-conformance: stateful and edge-case probes"
-KPKI_BASE="$base" KPKI_AUTH_KEY="$auth_key_hex" timeout 120 python3 - <<'EOF'
+probe_rc=0
+KPKI_BASE="$base" KPKI_AUTH_KEY="$auth_key_hex" timeout 120 python3 - <<'EOF' || probe_rc=$?
 import base64, hashlib, hmac, http.client, json, os, re, sys, time, urllib.error, urllib.request
 
 import jsonschema, yaml
@@ -388,4 +392,8 @@ if failures:
     sys.exit(1)
 print("api-conformance: probes passed")
 EOF
+if [ "$st_rc" != 0 ] || [ "$probe_rc" != 0 ]; then
+  echo "api-conformance: FAIL (schemathesis exit $st_rc, probes exit $probe_rc)" >&2
+  exit 1
+fi
 echo "api-conformance: OK"
