@@ -87,6 +87,18 @@ pub fn round_minute(now: OffsetDateTime) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(rounded).unwrap_or(now)
 }
 
+/// `t + d`, refusing results past year 9999 (X.509 GeneralizedTime) instead of overflowing.
+pub fn add_checked(t: OffsetDateTime, d: Duration) -> Result<OffsetDateTime> {
+    t.checked_add(d)
+        .filter(|x| (1..=9999).contains(&x.year()))
+        .ok_or_else(|| {
+            Error::Policy(
+                5200,
+                "validity period is out of range (past year 9999)".into(),
+            )
+        })
+}
+
 /// Key usages a key type may carry: keyEncipherment/dataEncipherment only for RSA (RFC 5480 §3,
 /// RFC 8410 §5). cfssl writes them for every key; kpki drops them so ECDSA and Ed25519
 /// certificates lint clean.
@@ -231,7 +243,10 @@ pub fn leaf_template(
     let not_before = profile
         .not_before
         .unwrap_or_else(|| round_minute(now) - profile.backdate);
-    let not_after = profile.not_after.unwrap_or(not_before + profile.expiry);
+    let not_after = match profile.not_after {
+        Some(t) => t,
+        None => add_checked(not_before, profile.expiry)?,
+    };
     Ok(Template {
         serial,
         subject_der,
@@ -299,7 +314,7 @@ pub fn ca_template(
         spki_der: csr.spki_der.clone(),
         public_key_bits: csr.public_key_bits.clone(),
         not_before,
-        not_after: not_before + expiry,
+        not_after: add_checked(not_before, expiry)?,
         key_usage: ku::CERT_SIGN | ku::CRL_SIGN,
         ext_key_usages: vec![],
         is_ca: true,
@@ -336,7 +351,7 @@ pub fn renewed_ca_template(
         spki_der: spki_der.to_vec(),
         public_key_bits: public_key_bits.to_vec(),
         not_before,
-        not_after: not_before + lifetime,
+        not_after: add_checked(not_before, lifetime)?,
         key_usage: ku::CERT_SIGN | ku::CRL_SIGN,
         ext_key_usages: vec![],
         is_ca: true,
@@ -370,7 +385,7 @@ pub fn selfsign_template(
         spki_der: csr.spki_der.clone(),
         public_key_bits: csr.public_key_bits.clone(),
         not_before,
-        not_after: not_before + expiry,
+        not_after: add_checked(not_before, expiry)?,
         key_usage: usable_key_usage(csr.key_algo, profile.key_usage),
         ext_key_usages: profile.ext_key_usages.clone(),
         is_ca: false,

@@ -20,7 +20,7 @@ pub mod revoke;
 pub mod sign;
 pub mod tls;
 
-use crate::auth::{AuthenticatedRequest, MAX_SKEW_SECS};
+use crate::auth::AuthenticatedRequest;
 use crate::config::{Config, SigningProfile};
 use crate::db::CertDb;
 use crate::issue::{self, Issued};
@@ -35,6 +35,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// Used authentication tokens are remembered until this Unix time (year 9999).
+const REPLAY_MEMORY_UNTIL: i64 = 253_402_300_799;
 
 /// Facts about the connection a request came on (inserted by the accept loop).
 #[derive(Debug, Clone, Default)]
@@ -166,10 +169,9 @@ impl AppState {
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         env.verify(&refs, now)?;
-        if !self
-            .remember(&env.replay_id(), env.timestamp + MAX_SKEW_SECS + 1)
-            .await?
-        {
+        // The HMAC does not cover the timestamp (cfssl's format), so a captured token could be
+        // re-sent later with a fresh timestamp: used tokens are remembered for good.
+        if !self.remember(&env.replay_id(), REPLAY_MEMORY_UNTIL).await? {
             return Err(crate::error::Error::Unauthorized(
                 "replayed request: this token was already used".into(),
             )
@@ -311,6 +313,9 @@ pub fn router(state: Shared, disabled: &[String]) -> Router {
     }
     app.fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access_log,
