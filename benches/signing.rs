@@ -1,19 +1,24 @@
 //! kpki's own in-process limits: the signing path per CA key type (parse + verify CSR, policy,
 //! build, sign), CSR parse + verify alone, certinfo, and a durable database insert.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use kpki::csr::{self, CertificateRequest};
 use kpki::issue::{self, SignRequest};
 use kpki::signer::Ca;
 
 fn ca(key: &str) -> Ca {
-    let req = CertificateRequest::from_json(format!(r#"{{"CN":"bench CA","key":{key}}}"#).as_bytes()).unwrap();
+    let req =
+        CertificateRequest::from_json(format!(r#"{{"CN":"bench CA","key":{key}}}"#).as_bytes())
+            .unwrap();
     let ss = issue::init_ca(&req, None).unwrap();
     Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap()
 }
 
 fn leaf_csr() -> Vec<u8> {
-    let req = CertificateRequest::from_json(br#"{"CN":"bench.example","hosts":["bench.example","10.0.0.1"]}"#).unwrap();
+    let req = CertificateRequest::from_json(
+        br#"{"CN":"bench.example","hosts":["bench.example","10.0.0.1"]}"#,
+    )
+    .unwrap();
     csr::generate(&req).unwrap().csr_pem.into_bytes()
 }
 
@@ -28,26 +33,51 @@ fn signing(c: &mut Criterion) {
         ("ca_ed25519", r#"{"algo":"ed25519"}"#),
     ] {
         let ca = ca(key);
-        let req = SignRequest { csr_pem: csr_pem.clone(), profile: "server".into(), ..Default::default() };
-        g.bench_function(name, |b| b.iter(|| issue::sign(&ca, &signing, &req).unwrap()));
+        let req = SignRequest {
+            csr_pem: csr_pem.clone(),
+            profile: "server".into(),
+            ..Default::default()
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| issue::sign(&ca, &signing, &req).unwrap())
+        });
     }
     g.finish();
-    c.bench_function("csr_parse_verify_p256", |b| b.iter(|| csr::parse_pem(&csr_pem).unwrap()));
+    c.bench_function("csr_parse_verify_p256", |b| {
+        b.iter(|| csr::parse_pem(&csr_pem).unwrap())
+    });
     let ca = ca(r#"{"algo":"ecdsa","size":256}"#);
-    let req = SignRequest { csr_pem: csr_pem.clone(), profile: "server".into(), ..Default::default() };
+    let req = SignRequest {
+        csr_pem: csr_pem.clone(),
+        profile: "server".into(),
+        ..Default::default()
+    };
     let issued = issue::sign(&ca, &signing, &req).unwrap();
-    c.bench_function("certinfo", |b| b.iter(|| kpki::certinfo::certificate(&issued.cert_der).unwrap()));
+    c.bench_function("certinfo", |b| {
+        b.iter(|| kpki::certinfo::certificate(&issued.cert_der).unwrap())
+    });
 }
 
 fn db_insert(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = rt
-        .block_on(kpki::db::CertDb::connect(&format!("sqlite://{}", dir.path().join("b.db").display())))
+        .block_on(kpki::db::CertDb::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("b.db").display()
+        )))
         .unwrap();
     let signing = kpki::profiles::builtin().signing;
     let ca = ca(r#"{"algo":"ecdsa","size":256}"#);
-    let req = SignRequest { csr_pem: leaf_csr(), profile: "server".into(), ..Default::default() };
+    let req = SignRequest {
+        csr_pem: leaf_csr(),
+        profile: "server".into(),
+        ..Default::default()
+    };
     let mut g = c.benchmark_group("db");
     g.bench_function("insert_durable_one", |b| {
         b.iter_batched(
@@ -58,7 +88,11 @@ fn db_insert(c: &mut Criterion) {
     });
     g.bench_function("insert_durable_64_concurrent", |b| {
         b.iter_batched(
-            || (0..64).map(|_| issue::record(&issue::sign(&ca, &signing, &req).unwrap())).collect::<Vec<_>>(),
+            || {
+                (0..64)
+                    .map(|_| issue::record(&issue::sign(&ca, &signing, &req).unwrap()))
+                    .collect::<Vec<_>>()
+            },
             |recs| {
                 rt.block_on(async {
                     let tasks: Vec<_> = recs

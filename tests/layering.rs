@@ -6,8 +6,21 @@ const CORE: &[&str] = &[
     "certinfo", "crl", "auth",
 ];
 const FORBIDDEN: &[&str] = &[
-    "axum", "sqlx", "tokio", "hyper", "rustls::", "std::env", "std::fs", "std::net::TcpStream", "println!",
-    "eprintln!", "std::io::stdin", "crate::cli", "crate::api", "crate::db", "crate::issue",
+    "axum",
+    "sqlx",
+    "tokio",
+    "hyper",
+    "rustls::",
+    "std::env",
+    "std::fs",
+    "std::net::TcpStream",
+    "println!",
+    "eprintln!",
+    "std::io::stdin",
+    "crate::cli",
+    "crate::api",
+    "crate::db",
+    "crate::issue",
 ];
 
 #[test]
@@ -28,9 +41,16 @@ fn core_modules_do_no_io_and_know_no_adapters() {
                 }
             }
         }
-        assert!(text.starts_with("//!"), "src/{m}.rs must open with a //! line");
+        assert!(
+            text.starts_with("//!"),
+            "src/{m}.rs must open with a //! line"
+        );
     }
-    assert!(problems.is_empty(), "layering violations:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "layering violations:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -46,11 +66,17 @@ fn every_source_file_opens_with_a_module_doc() {
         }
     }
     let mut files = Vec::new();
-    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     let missing: Vec<_> = files
         .iter()
         .filter(|p| !std::fs::read_to_string(p).unwrap().starts_with("//!"))
         .map(|p| p.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a //! module doc: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a //! module doc: {missing:?}"
+    );
 }

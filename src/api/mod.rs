@@ -71,6 +71,10 @@ pub struct AppState {
     replay_mem: Mutex<HashMap<String, i64>>,
 }
 
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
 /// Shared handle to the state.
 pub type Shared = Arc<AppState>;
 
@@ -117,7 +121,10 @@ impl AppState {
     /// `token` and `request` fields).
     pub fn unwrap(&self, bytes: &[u8], conn: &ConnInfo) -> Unwrapped {
         let mtls = conn.client_cn.is_some();
-        if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(bytes)
+        // Cheap pre-check so ordinary requests are not parsed twice on the hot path.
+        let maybe_wrapped = contains(bytes, b"\"token\"") && contains(bytes, b"\"request\"");
+        if maybe_wrapped
+            && let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(bytes)
             && m.get("token").is_some_and(|t| t.is_string())
             && m.get("request").is_some_and(|t| t.is_string())
             && let Ok(env) = AuthenticatedRequest::parse(bytes)
