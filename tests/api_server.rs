@@ -471,13 +471,13 @@ fn sigterm_lets_an_in_flight_request_finish() {
     .unwrap();
     conn.write_all(first).unwrap();
     conn.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(500));
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &s.pid.to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(500));
     assert!(
         guard.is_running(s.pid),
         "the server exited with a request in flight:\n{}",
