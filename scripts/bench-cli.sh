@@ -13,14 +13,17 @@ echo '{"CN":"bench CA","key":{"algo":"ecdsa","size":256}}' > ca-csr.json
 echo '{"CN":"leaf.example","hosts":["leaf.example","10.0.0.1"],"key":{"algo":"ecdsa","size":256}}' > csr.json
 echo '{"signing":{"default":{"expiry":"8760h"},"profiles":{"www":{"expiry":"8760h","usages":["signing","key encipherment","server auth"]}}}}' > cfg.json
 "$KPKI" gencert -initca ca-csr.json 2>/dev/null | "$KPKI" json -bare ca
-run_kpki() { "$KPKI" gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | "$KPKI" json -bare out; }
-run_cfssl() { cfssl gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | cfssljson -bare out; }
+# Each run writes new files (out-N.pem …), as a real workflow does. Overwriting existing files
+# costs both tools an ext4 data flush (auto_da_alloc on rename/truncate over an existing file).
+run_kpki() { "$KPKI" gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | "$KPKI" json -bare "out-k$1"; }
+run_cfssl() { cfssl gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | cfssljson -bare "out-c$1"; }
 time_n() { # fn -> milliseconds per run
   local fn=$1 start end
-  start=$(date +%s%N); for _ in $(seq "$N"); do $fn; done; end=$(date +%s%N)
+  rm -f out-*
+  start=$(date +%s%N); for i in $(seq "$N"); do $fn "$i"; done; end=$(date +%s%N)
   echo "scale=3; ($end - $start) / 1000000 / $N" | bc
 }
-run_kpki; openssl verify -CAfile ca.pem out.pem >/dev/null
+run_kpki 0; openssl verify -CAfile ca.pem out-k0.pem >/dev/null
 have_cfssl=0; command -v cfssl >/dev/null && command -v cfssljson >/dev/null && have_cfssl=1
 k=(); c=()
 for round in 1 2 3; do

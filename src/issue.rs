@@ -16,7 +16,7 @@ use time::{Duration, OffsetDateTime};
 pub struct SignRequest {
     /// PEM CSR
     pub csr_pem: Vec<u8>,
-    /// SANs replacing the CSR's, when non-empty
+    /// SANs replacing the CSR's (an empty list removes them)
     pub hosts: Option<Vec<String>>,
     /// subject override
     pub subject: Option<CertificateRequest>,

@@ -72,7 +72,7 @@ pub struct IssuerFacts {
 /// Per-request overrides (cfssl's sign request: hosts, subject, …).
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
-    /// replaces the CSR's SANs entirely when non-empty
+    /// replaces the CSR's SANs entirely when given (an empty list removes them, as cfssl)
     pub hosts: Option<Vec<String>>,
     /// per-attribute-type subject override (CN, names, serialnumber)
     pub subject: Option<CertificateRequest>,
@@ -186,9 +186,10 @@ pub fn leaf_template(
         }
         None => (csr.subject_der.clone(), csr.subject_attrs.clone()),
     };
+    // cfssl compat: an explicit hosts list — even an empty one — replaces the CSR's SANs.
     let mut sans = match over.hosts.as_deref() {
-        Some(h) if !h.is_empty() => csr::classify_hosts(h),
-        _ => csr.sans.clone(),
+        Some(h) => csr::classify_hosts(h),
+        None => csr.sans.clone(),
     };
 
     // CA decisions.
@@ -441,6 +442,25 @@ mod tests {
         );
         assert_eq!(t.not_after - t.not_before, Duration::hours(87600));
         assert_eq!(t.sans.dns, vec!["node1"]);
+        let none = Overrides {
+            hosts: Some(vec![]),
+            subject: None,
+        };
+        let t2 = leaf_template(p, &csr, &none, IssuerFacts::default(), now, vec![1]).unwrap();
+        assert!(
+            t2.sans.is_empty(),
+            "an empty hosts list removes the CSR's SANs"
+        );
+        let keep = leaf_template(
+            p,
+            &csr,
+            &Overrides::default(),
+            IssuerFacts::default(),
+            now,
+            vec![1],
+        )
+        .unwrap();
+        assert_eq!(keep.sans.dns, vec!["a.example"]);
         assert_eq!(t.sans.ip.len(), 1);
         // ECDSA key: key encipherment dropped, digital signature kept
         assert_eq!(t.key_usage, ku::DIGITAL_SIGNATURE);

@@ -14,8 +14,20 @@ pub fn print_json(out: &mut dyn Write, fields: &BTreeMap<&str, String>) -> Resul
 }
 
 /// Writes `data` to `path` atomically with `mode`: a temp file in the same directory (created
-/// with the final mode, so a key is never briefly world-readable), fsync, rename, fsync dir.
+/// with the final mode, so a key is never briefly world-readable), then rename — readers and
+/// crashes see the old file or the new one, never a partial one. Like cfssljson, openssl and
+/// kubeadm, no fsync: that costs ~1 ms per call here; use [`write_durable`] where a file must
+/// survive a power loss right after creation.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_file(path, data, mode, false)
+}
+
+/// [`write_atomic`] plus fsync of the file and its directory.
+pub fn write_durable(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_file(path, data, mode, true)
+}
+
+fn write_file(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> {
     let err = |e: std::io::Error| {
         Error::Api(
             7300,
@@ -50,9 +62,11 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
             f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         }
         f.write_all(data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(&dir) {
+        if durable && let Ok(d) = std::fs::File::open(&dir) {
             let _ = d.sync_all();
         }
         Ok(())
@@ -89,7 +103,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("k.pem");
         write_atomic(&p, b"secret", 0o600).unwrap();
-        write_atomic(&p, b"secret2", 0o600).unwrap();
+        write_durable(&p, b"secret2", 0o600).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"secret2");
         #[cfg(unix)]
         {

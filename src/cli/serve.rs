@@ -4,7 +4,7 @@
 
 use super::common::{load_ca, load_config};
 use super::input::{read_secret, read_source};
-use super::output::{create_private_dir, write_atomic};
+use super::output::{create_private_dir, write_durable};
 use super::{CmdResult, Command, Ctx};
 use crate::api::{self, AppState};
 use crate::cli::flags::Parsed;
@@ -58,8 +58,8 @@ pub fn embedded_ca(dir: &Path, ctx: &mut Ctx<'_>) -> Result<Ca> {
         br#"{"CN":"kpki CA","names":[{"O":"kpki"}],"key":{"algo":"ecdsa","size":256}}"#,
     )?;
     let ss = crate::issue::init_ca(&req, None)?;
-    write_atomic(&key_path, ss.key.to_cfssl_pem()?.as_bytes(), 0o600)?;
-    write_atomic(&cert_path, ss.cert_pem.as_bytes(), 0o644)?;
+    write_durable(&key_path, ss.key.to_cfssl_pem()?.as_bytes(), 0o600)?;
+    write_durable(&cert_path, ss.cert_pem.as_bytes(), 0o644)?;
     ctx.warn(&format!(
         "[INFO] created a new CA in {} (ca.pem, ca-key.pem)",
         dir.display()
