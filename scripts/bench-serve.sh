@@ -5,8 +5,12 @@
 # connections for DUR seconds, ROUNDS times; every reply must be 200 + success:true, and every
 # certificate kpki returned must be in its database. Prints req/s, p50, p99, medians and ratios.
 #   CA=ecdsa|rsa  ENDPOINT=sign|newcert  DUR=10  ROUNDS=3  bash scripts/bench-serve.sh
+# KPKI_SYNC=full (default: each reply waits for its fsynced commit) | normal (survives a kpki
+# crash, not a machine crash). CFSSL_DB=delete (default: the rollback-journal certdb cfssl's own
+# migrations create) | wal (the same file in WAL mode) | none (cfssl records nothing).
 set -euo pipefail
 CA_ALGO=${CA:-ecdsa}; ENDPOINT=${ENDPOINT:-sign}; DUR=${DUR:-10}; ROUNDS=${ROUNDS:-3}
+KPKI_SYNC=${KPKI_SYNC:-full}; CFSSL_DB=${CFSSL_DB:-delete}
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 KPKI=$PWD/target/release/kpki
@@ -51,7 +55,7 @@ have_cfssl=0; command -v cfssl >/dev/null && have_cfssl=1
 for round in $(seq "$ROUNDS"); do
   rm -f kpki.db* cfssl.db*
   port=$((20000 + RANDOM % 20000))
-  "$KPKI" serve -ca ca.pem -ca-key ca-key.pem -config cfg.json -db "sqlite://$work/kpki.db" -port "$port" -loglevel 3 2>kpki.log & kp=$!; pids+=("$kp")
+  "$KPKI" serve -ca ca.pem -ca-key ca-key.pem -config cfg.json -db "sqlite://$work/kpki.db?synchronous=$KPKI_SYNC" -port "$port" -loglevel 3 2>kpki.log & kp=$!; pids+=("$kp")
   wait_up "$port" || { cat kpki.log; exit 1; }
   r=$(run_load "$port"); echo "kpki  round $round: $r"
   rss+=("$(awk '/VmHWM/ {print $2}' /proc/$kp/status)")
@@ -62,10 +66,15 @@ for round in $(seq "$ROUNDS"); do
   [ "$rows" -ge "$good" ] || { echo "FAIL: kpki returned $good certificates but its database has $rows"; exit 1; }
   k_rps+=("$(echo "$r" | field rps)"); k_p50+=("$(echo "$r" | field p50_ms)"); k_p99+=("$(echo "$r" | field p99_ms)")
   if [ $have_cfssl = 1 ]; then
-    "$KPKI" certs -db "sqlite://$work/cfssl.db" >/dev/null   # creates cfssl's certdb schema
-    echo "{\"driver\":\"sqlite3\",\"data_source\":\"$work/cfssl.db\"}" > db.json
+    dbflag=()
+    if [ "$CFSSL_DB" != none ]; then
+      "$KPKI" certs -db "sqlite://$work/cfssl.db" >/dev/null   # creates cfssl's certdb schema
+      [ "$CFSSL_DB" = delete ] && sqlite3 cfssl.db 'PRAGMA journal_mode=DELETE' >/dev/null
+      echo "{\"driver\":\"sqlite3\",\"data_source\":\"$work/cfssl.db\"}" > db.json
+      dbflag=(-db-config db.json)
+    fi
     port=$((20000 + RANDOM % 20000))
-    cfssl serve -ca ca.pem -ca-key ca-key.pem -config cfg.json -db-config db.json -port "$port" -loglevel 5 2>cfssl.log & cp=$!; pids+=("$cp")
+    cfssl serve -ca ca.pem -ca-key ca-key.pem -config cfg.json "${dbflag[@]}" -port "$port" -loglevel 5 2>cfssl.log & cp=$!; pids+=("$cp")
     wait_up "$port" sign || { cat cfssl.log; exit 1; }
     r=$(run_load "$port"); echo "cfssl round $round: $r"
     kill "$cp"; wait "$cp" || true
@@ -73,7 +82,7 @@ for round in $(seq "$ROUNDS"); do
   fi
 done
 echo
-echo "== /$ENDPOINT, $CA_ALGO CA, wrk -t2 -c4 -d${DUR}s, median of $ROUNDS rounds"
+echo "== /$ENDPOINT, $CA_ALGO CA, wrk -t2 -c4 -d${DUR}s, median of $ROUNDS rounds; kpki synchronous=$KPKI_SYNC, cfssl db=$CFSSL_DB"
 km=$(median "${k_rps[@]}")
 echo "kpki : $km req/s  p50 $(median "${k_p50[@]}") ms  p99 $(median "${k_p99[@]}") ms  peak RSS $(median "${rss[@]}") kB"
 if [ $have_cfssl = 1 ]; then

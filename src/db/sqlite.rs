@@ -203,6 +203,34 @@ fn closed_err() -> Error {
     Error::CertStore(11000, "certificate database is closed".into())
 }
 
+/// Removes kpki's `synchronous=full|normal` query parameter from a SQLite URL.
+fn take_synchronous(url: &str) -> Result<(String, SqliteSynchronous)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), SqliteSynchronous::Full));
+    };
+    let mut sync = SqliteSynchronous::Full;
+    let mut kept = Vec::new();
+    for kv in query.split('&').filter(|p| !p.is_empty()) {
+        match kv.split_once('=') {
+            Some(("synchronous", v)) => {
+                sync = match v.to_ascii_lowercase().as_str() {
+                    "full" => SqliteSynchronous::Full,
+                    "normal" => SqliteSynchronous::Normal,
+                    other => {
+                        return Err(Error::Policy(
+                            5200,
+                            format!("invalid synchronous={other:?} in database URL (full or normal)"),
+                        ));
+                    }
+                }
+            }
+            _ => kept.push(kv),
+        }
+    }
+    let url = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+    Ok((url, sync))
+}
+
 impl SqliteDb {
     /// Opens `url` (`sqlite://PATH`, `sqlite:PATH`, `sqlite::memory:`), creating the file if
     /// missing, with WAL, synchronous=FULL, a 5 s busy timeout and foreign keys; applies migrations
@@ -216,6 +244,8 @@ impl SqliteDb {
             )
         };
         check_sqlite_url(url)?;
+        let (url, sync) = take_synchronous(url)?;
+        let url = url.as_str();
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| {
                 Error::Policy(
@@ -225,8 +255,10 @@ impl SqliteDb {
             })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit is on disk (WAL fsynced) before anyone is told it succeeded.
-            .synchronous(SqliteSynchronous::Full)
+            // FULL (default): a commit is on disk (WAL fsynced) before anyone is told it
+            // succeeded. NORMAL (opt-in, `?synchronous=normal`): survives a crash of kpki, not
+            // of the machine.
+            .synchronous(sync)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
@@ -1053,6 +1085,23 @@ fn synthetic_row(
         common_name,
         profile: "synthetic".to_string(),
     })
+}
+
+#[cfg(test)]
+mod sync_param_tests {
+    use super::*;
+
+    #[test]
+    fn synchronous_parameter() {
+        let (u, s) = take_synchronous("sqlite:///x.db?synchronous=normal").unwrap();
+        assert_eq!(u, "sqlite:///x.db");
+        assert!(matches!(s, SqliteSynchronous::Normal));
+        let (u, s) = take_synchronous("sqlite:///x.db?cache=shared&synchronous=FULL").unwrap();
+        assert_eq!(u, "sqlite:///x.db?cache=shared");
+        assert!(matches!(s, SqliteSynchronous::Full));
+        assert!(matches!(take_synchronous("sqlite:///x.db").unwrap().1, SqliteSynchronous::Full));
+        assert_eq!(take_synchronous("sqlite:///x.db?synchronous=off").unwrap_err().code(), 5200);
+    }
 }
 
 #[cfg(test)]
