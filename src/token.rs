@@ -213,11 +213,14 @@ fn strip_nl(l: &[u8]) -> &[u8] {
     l.strip_suffix(b"\n").unwrap_or(l)
 }
 
+/// A CSV record: (start line, fields).
+pub type CsvRecord = (usize, Vec<String>);
+
 /// Reads records as Go's `encoding/csv` Reader does with kube-apiserver's settings (comma `,`,
 /// no comment character, strict quotes, no trimming, any number of fields). Parse errors are
 /// reported with their line; reading resumes on the next line, as repeated `Read` calls do.
 /// Returns (start line, fields) per record and the parse errors.
-pub fn read_csv(data: &[u8]) -> (Vec<(usize, Vec<String>)>, Vec<(usize, String)>) {
+pub fn read_csv(data: &[u8]) -> (Vec<CsvRecord>, Vec<(usize, String)>) {
     let lines = split_lines(data);
     let mut records = Vec::new();
     let mut errors = Vec::new();
@@ -772,7 +775,8 @@ mod tests {
     fn apiserver_rules_table() {
         use Severity::*;
         // (file, [(line, severity, message fragment)])
-        let cases: &[(&str, &[(usize, Severity, &str)])] = &[
+        type Want<'a> = &'a [(usize, Severity, &'a str)];
+        let cases: &[(&str, Want)] = &[
             ("a,b,c\n", &[]),
             ("a,b,c", &[]),
             ("a,b,c\r\n\r\nd,e,f\r\n", &[]),
