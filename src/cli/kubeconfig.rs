@@ -119,7 +119,40 @@ fn material(p: &Parsed, flag: &str, is_cert: bool) -> Result<Material, CliError>
     }
     let path = spec.strip_prefix("file:").unwrap_or(&spec);
     let abs = std::fs::canonicalize(path).map_err(|e| Error::io(path, &e))?;
-    Ok(Material::Path(abs.to_string_lossy().into_owned()))
+    // As kubectl does: relative to the kubeconfig's directory (kubeconfig readers resolve
+    // relative paths against it), absolute when the YAML goes to stdout.
+    let out = p.str("o");
+    let base = Path::new(&out)
+        .parent()
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
+        .and_then(|d| std::fs::canonicalize(d).ok());
+    let shown = match base {
+        Some(b) if !out.is_empty() => relative(&abs, &b),
+        _ => abs,
+    };
+    Ok(Material::Path(shown.to_string_lossy().into_owned()))
+}
+
+/// `path` relative to the directory `base` (both absolute), with `..` where needed — Go's
+/// `filepath.Rel`, which kubectl uses.
+fn relative(path: &Path, base: &Path) -> std::path::PathBuf {
+    let p: Vec<_> = path.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = std::path::PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c);
+    }
+    out
 }
 
 /// The client certificate credential (key checked against the certificate) and the CN.
@@ -148,4 +181,16 @@ fn emit(p: &Parsed, ctx: &mut Ctx<'_>, yaml: &str) -> CmdResult {
     }
     write_atomic(Path::new(&out), yaml.as_bytes(), 0o600)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn relative_paths_are_go_filepath_rel() {
+        use std::path::Path;
+        let r = |a: &str, b: &str| super::relative(Path::new(a), Path::new(b));
+        assert_eq!(r("/k/pki/ca.pem", "/k"), Path::new("pki/ca.pem"));
+        assert_eq!(r("/k/pki/ca.pem", "/k/conf"), Path::new("../pki/ca.pem"));
+        assert_eq!(r("/a/b", "/c/d"), Path::new("../../a/b"));
+    }
 }
