@@ -9,6 +9,10 @@ command -v etcdctl >/dev/null || need_apt+=(etcd-client)
 command -v cfssl >/dev/null || need_apt+=(golang-cfssl)
 command -v kubectl >/dev/null || need_apt+=(kubernetes-client)
 command -v wrk >/dev/null || need_apt+=(wrk)
+command -v bc >/dev/null || need_apt+=(bc)
+command -v jq >/dev/null || need_apt+=(jq)
+command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
+command -v curl >/dev/null || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

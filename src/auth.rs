@@ -77,7 +77,7 @@ impl AuthenticatedRequest {
         if !keys.iter().any(|k| verify_token(k, &inner, &tok)) {
             return Err(Error::Unauthorized("invalid token".into()));
         }
-        if (now - self.timestamp).abs() > MAX_SKEW_SECS {
+        if now.abs_diff(self.timestamp) > MAX_SKEW_SECS as u64 {
             return Err(Error::Unauthorized(format!(
                 "stale request: timestamp {} is more than {MAX_SKEW_SECS}s from the server's clock",
                 self.timestamp

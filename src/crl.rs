@@ -53,7 +53,11 @@ pub fn build(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    ca.sign_crl(&revoked, now, now + validity, number)
+    let next = now
+        .checked_add(validity)
+        .filter(|t| t.year() <= 9999)
+        .ok_or_else(|| Error::BadRequest("CRL validity is too long".into()))?;
+    ca.sign_crl(&revoked, now, next, number)
 }
 
 #[cfg(test)]

@@ -195,6 +195,23 @@ pub fn init_ca(req: &CertificateRequest, key: Option<PrivateKey>) -> Result<Self
     })
 }
 
+/// `gencert -renewca`: re-issues `ca`'s certificate with the same subject, key, path length and
+/// lifetime, valid from now. Returns the new certificate PEM.
+pub fn renew_ca(ca: &Ca) -> Result<String> {
+    let key = ca.key();
+    let lifetime = ca.not_after - ca.not_before;
+    let t = policy::renewed_ca_template(
+        &ca.subject_der,
+        &key.spki_der(),
+        key.public_key_bits(),
+        lifetime,
+        ca.path_len,
+        OffsetDateTime::now_utc(),
+        signer::new_serial()?,
+    )?;
+    Ok(pem_encode("CERTIFICATE", &signer::self_sign(key, &t)?))
+}
+
 /// `selfsign`: a self-signed leaf under `profile` (the built-in default lasts 2190h, as cfssl).
 pub fn self_sign(req: &CertificateRequest, profile: Option<&SigningProfile>) -> Result<SelfSigned> {
     let default = SigningProfile::cfssl_default();
@@ -332,6 +349,24 @@ mod tests {
                 .message(),
             "ca section only permitted in initca"
         );
+    }
+
+    #[test]
+    fn renewca_keeps_subject_key_and_lifetime() {
+        let ca = test_ca();
+        let pem = renew_ca(&ca).unwrap();
+        let renewed = Ca::new(
+            pem.as_bytes(),
+            PrivateKey::from_pkcs8(ca.key().pkcs8_der().to_vec()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(renewed.subject_der, ca.subject_der);
+        assert_eq!(renewed.ski, ca.ski);
+        assert_eq!(
+            renewed.not_after - renewed.not_before,
+            ca.not_after - ca.not_before
+        );
+        assert_ne!(renewed.cert_der, ca.cert_der);
     }
 
     #[test]

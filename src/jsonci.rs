@@ -32,6 +32,12 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Er
 
 /// Like [`from_slice`] for an already parsed value.
 pub fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, serde_json::Error> {
+    // Go decodes structs only from objects; serde would also accept arrays as tuples.
+    if v.is_array() {
+        return Err(serde_json::Error::custom(
+            "expected a JSON object, found an array",
+        ));
+    }
     serde_json::from_value(lower_keys(v))
 }
 
@@ -119,6 +125,12 @@ mod tests {
         assert_eq!(o.cn, "x");
         assert_eq!(o.names[0].c, "US");
         assert_eq!(o.profiles["WWW"].c, "1");
+    }
+
+    #[test]
+    fn arrays_are_not_objects() {
+        assert!(from_slice::<Inner>(br#"["x"]"#).is_err());
+        assert!(from_slice::<Inner>(br#"[]"#).is_err());
     }
 
     #[test]

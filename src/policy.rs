@@ -8,6 +8,7 @@ use crate::duration::parse_go;
 use crate::error::{Error, Result};
 use crate::keys::KeyAlgo;
 use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::FromDer;
 
 /// Everything the signer needs to build one certificate.
 #[derive(Debug, Clone)]
@@ -84,6 +85,18 @@ pub fn round_minute(now: OffsetDateTime) -> OffsetDateTime {
     let total_ms = secs * 1000 + nanos / 1_000_000;
     let rounded = (total_ms + 30_000).div_euclid(60_000) * 60;
     OffsetDateTime::from_unix_timestamp(rounded).unwrap_or(now)
+}
+
+/// `t + d`, refusing results past year 9999 (X.509 GeneralizedTime) instead of overflowing.
+pub fn add_checked(t: OffsetDateTime, d: Duration) -> Result<OffsetDateTime> {
+    t.checked_add(d)
+        .filter(|x| (1..=9999).contains(&x.year()))
+        .ok_or_else(|| {
+            Error::Policy(
+                5200,
+                "validity period is out of range (past year 9999)".into(),
+            )
+        })
 }
 
 /// Key usages a key type may carry: keyEncipherment/dataEncipherment only for RSA (RFC 5480 §3,
@@ -230,7 +243,10 @@ pub fn leaf_template(
     let not_before = profile
         .not_before
         .unwrap_or_else(|| round_minute(now) - profile.backdate);
-    let not_after = profile.not_after.unwrap_or(not_before + profile.expiry);
+    let not_after = match profile.not_after {
+        Some(t) => t,
+        None => add_checked(not_before, profile.expiry)?,
+    };
     Ok(Template {
         serial,
         subject_der,
@@ -298,7 +314,7 @@ pub fn ca_template(
         spki_der: csr.spki_der.clone(),
         public_key_bits: csr.public_key_bits.clone(),
         not_before,
-        not_after: not_before + expiry,
+        not_after: add_checked(not_before, expiry)?,
         key_usage: ku::CERT_SIGN | ku::CRL_SIGN,
         ext_key_usages: vec![],
         is_ca: true,
@@ -307,6 +323,43 @@ pub fn ca_template(
         ocsp_urls: vec![],
         issuer_urls: vec![],
         crl_url: (!req.crl_url.is_empty()).then(|| req.crl_url.clone()),
+        policies: vec![],
+        ocsp_no_check: false,
+        with_aki: false,
+    })
+}
+
+/// Template for re-issuing an existing CA (`gencert -renewca`): same subject, key, path length
+/// and lifetime, starting now (rounded, minus 5 minutes), keyCertSign + cRLSign, no AKI.
+pub fn renewed_ca_template(
+    subject_der: &[u8],
+    spki_der: &[u8],
+    public_key_bits: &[u8],
+    lifetime: Duration,
+    path_len: Option<u32>,
+    now: OffsetDateTime,
+    serial: Vec<u8>,
+) -> Result<Template> {
+    let attrs = x509_parser::x509::X509Name::from_der(subject_der)
+        .map_err(|_| Error::Certificate(1003, "Failed to parse certificate subject".into()))
+        .and_then(|(_, n)| csr::name_attrs(&n))?;
+    let not_before = round_minute(now) - Duration::minutes(5);
+    Ok(Template {
+        serial,
+        subject_der: subject_der.to_vec(),
+        subject_attrs: attrs,
+        spki_der: spki_der.to_vec(),
+        public_key_bits: public_key_bits.to_vec(),
+        not_before,
+        not_after: add_checked(not_before, lifetime)?,
+        key_usage: ku::CERT_SIGN | ku::CRL_SIGN,
+        ext_key_usages: vec![],
+        is_ca: true,
+        path_len,
+        sans: Sans::default(),
+        ocsp_urls: vec![],
+        issuer_urls: vec![],
+        crl_url: None,
         policies: vec![],
         ocsp_no_check: false,
         with_aki: false,
@@ -332,7 +385,7 @@ pub fn selfsign_template(
         spki_der: csr.spki_der.clone(),
         public_key_bits: csr.public_key_bits.clone(),
         not_before,
-        not_after: not_before + expiry,
+        not_after: add_checked(not_before, expiry)?,
         key_usage: usable_key_usage(csr.key_algo, profile.key_usage),
         ext_key_usages: profile.ext_key_usages.clone(),
         is_ca: false,

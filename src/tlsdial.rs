@@ -44,14 +44,18 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
 pub fn fetch_domain(domain: &str) -> Result<Vec<Info>> {
     use std::net::ToSocketAddrs;
     let dial = |m: String| Error::Dial(6000, format!("Failed to dial remote server: {m}"));
+    let bad = |m: String| Error::BadRequest(format!("invalid domain {domain:?}: {m}"));
     let (host, port) = match domain.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') || h.starts_with('[') => (
             h.trim_matches(['[', ']']).to_string(),
-            p.parse::<u16>()
-                .map_err(|_| dial(format!("bad port in {domain:?}")))?,
+            p.parse::<u16>().map_err(|_| bad("bad port".into()))?,
         ),
         _ => (domain.to_string(), 443),
     };
+    if host.is_empty() || host.len() > 253 || host.contains(|c: char| c.is_whitespace() || c == '/')
+    {
+        return Err(bad("bad host name".into()));
+    }
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -60,7 +64,7 @@ pub fn fetch_domain(domain: &str) -> Result<Vec<Info>> {
         .with_custom_certificate_verifier(std::sync::Arc::new(AcceptAny(provider)))
         .with_no_client_auth();
     let name =
-        rustls_pki_types::ServerName::try_from(host.clone()).map_err(|e| dial(e.to_string()))?;
+        rustls_pki_types::ServerName::try_from(host.clone()).map_err(|e| bad(e.to_string()))?;
     let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
         .map_err(|e| dial(e.to_string()))?;
     let addr = (host.as_str(), port)

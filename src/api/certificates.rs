@@ -88,8 +88,10 @@ pub async fn list(
 /// GET one serial (all records with that serial, across issuers).
 pub async fn get_one(
     State(st): State<Shared>,
-    Path(serial): Path<String>,
+    serial: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(serial) =
+        serial.map_err(|e| ApiError::bad_request(format!("invalid serial in path: {e}")))?;
     if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::bad_request("serial must be a decimal number"));
     }

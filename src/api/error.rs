@@ -124,6 +124,12 @@ pub fn ok(result: Value, messages: Vec<CodedMessage>) -> Response {
     )
 }
 
+/// A handler panicked (a bug): answer 500 in the envelope rather than dropping the connection.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 0, "internal error").into_response()
+}
+
 /// Fallback for unknown paths: 404 in the envelope.
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, 404, "404 page not found")

@@ -22,7 +22,7 @@ pub mod tls;
 pub mod tokenreview;
 pub mod tokens;
 
-use crate::auth::{AuthenticatedRequest, MAX_SKEW_SECS};
+use crate::auth::AuthenticatedRequest;
 use crate::config::{Config, SigningProfile};
 use crate::db::CertDb;
 use crate::issue::{self, Issued};
@@ -37,6 +37,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// Used authentication tokens are remembered until this Unix time (year 9999).
+const REPLAY_MEMORY_UNTIL: i64 = 253_402_300_799;
 
 /// Facts about the connection a request came on (inserted by the accept loop).
 #[derive(Debug, Clone, Default)]
@@ -68,6 +71,10 @@ pub struct AppState {
     /// counters and histograms
     pub metrics: metrics::Metrics,
     replay_mem: Mutex<HashMap<String, i64>>,
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Shared handle to the state.
@@ -116,7 +123,10 @@ impl AppState {
     /// `token` and `request` fields).
     pub fn unwrap(&self, bytes: &[u8], conn: &ConnInfo) -> Unwrapped {
         let mtls = conn.client_cn.is_some();
-        if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(bytes)
+        // Cheap pre-check so ordinary requests are not parsed twice on the hot path.
+        let maybe_wrapped = contains(bytes, b"\"token\"") && contains(bytes, b"\"request\"");
+        if maybe_wrapped
+            && let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(bytes)
             && m.get("token").is_some_and(|t| t.is_string())
             && m.get("request").is_some_and(|t| t.is_string())
             && let Ok(env) = AuthenticatedRequest::parse(bytes)
@@ -168,10 +178,9 @@ impl AppState {
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         env.verify(&refs, now)?;
-        if !self
-            .remember(&env.replay_id(), env.timestamp + MAX_SKEW_SECS + 1)
-            .await?
-        {
+        // The HMAC does not cover the timestamp (cfssl's format), so a captured token could be
+        // re-sent later with a fresh timestamp: used tokens are remembered for good.
+        if !self.remember(&env.replay_id(), REPLAY_MEMORY_UNTIL).await? {
             return Err(crate::error::Error::Unauthorized(
                 "replayed request: this token was already used".into(),
             )
@@ -337,6 +346,9 @@ pub fn router(state: Shared, disabled: &[String]) -> Router {
     }
     app.fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access_log,

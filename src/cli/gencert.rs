@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 pub const COMMAND: Command = Command {
     name: "gencert",
     summary: "generate a new key and signed certificate",
-    usage: "Generate a new key and signed certificate\n\nUsage of gencert:\n    Generate a new key and cert from CSR:\n        kpki gencert -initca CSRJSON\n        kpki gencert -ca cert -ca-key key [-config config] [-profile profile] [-hostname hostname] CSRJSON\n        kpki gencert -remote remote_host [-config config] [-profile profile] [-label label] [-hostname hostname] CSRJSON\n\n    Re-generate a CA cert with the CA key and CSR:\n        kpki gencert -initca -ca-key key CSRJSON\n\nArguments:\n        CSRJSON:    JSON file containing the request, use '-' for reading JSON from stdin\n\nWithout -config, the built-in profiles (kpki profiles) are used.",
+    usage: "Generate a new key and signed certificate\n\nUsage of gencert:\n    Generate a new key and cert from CSR:\n        kpki gencert -initca CSRJSON\n        kpki gencert -ca cert -ca-key key [-config config] [-profile profile] [-hostname hostname] CSRJSON\n        kpki gencert -remote remote_host [-config config] [-profile profile] [-label label] [-hostname hostname] CSRJSON\n\n    Re-generate a CA cert with the CA key and CSR:\n        kpki gencert -initca -ca-key key CSRJSON\n\n    Re-generate a CA cert with the CA key and certificate:\n        kpki gencert -renewca -ca cert -ca-key key\n\nArguments:\n        CSRJSON:    JSON file containing the request, use '-' for reading JSON from stdin\n\nWithout -config, the built-in profiles (kpki profiles) are used.",
     flags: &[
         "initca",
+        "renewca",
         "remote",
         "ca",
         "ca-key",
@@ -33,6 +34,17 @@ pub const COMMAND: Command = Command {
 };
 
 fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
+    if p.bool("renewca") {
+        if !p.args.is_empty() {
+            return Err(super::CliError::Usage(
+                "-renewca takes no CSRJSON argument".into(),
+            ));
+        }
+        let ca = load_ca(p, ctx)?;
+        let mut out = BTreeMap::new();
+        out.insert("cert", issue::renew_ca(&ca)?);
+        return Ok(print_json(ctx.stdout, &out)?);
+    }
     let input = one_input(p, &COMMAND, "CSRJSON")?;
     let mut req = read_csr_json(&input, ctx)?;
     apply_overrides(p, &mut req);

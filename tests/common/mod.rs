@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod etcd;
+pub mod serve;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -1358,4 +1359,176 @@ pub fn multiset<T: Ord + Clone>(items: &[T]) -> BTreeMap<T, usize> {
         *m.entry(i.clone()).or_insert(0) += 1;
     }
     m
+}
+
+// ---------------------------------------------------------------------------
+// Side effects: directory snapshots, SQLite locks and row counts (bad-input and crash suites)
+// ---------------------------------------------------------------------------
+
+/// Every file under `dir` (recursively) with its size and modification time, to prove a
+/// failed command left nothing behind: no new, changed, partial or temp files.
+pub fn dir_snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(m) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if m.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap_or(&p).to_path_buf();
+                out.insert(rel, (m.len(), m.modified().unwrap_or(UNIX_EPOCH)));
+            }
+        }
+    }
+    out
+}
+
+/// Differences between two [`dir_snapshot`]s, one line per added, removed or changed file.
+pub fn snapshot_diff(
+    before: &BTreeMap<PathBuf, (u64, SystemTime)>,
+    after: &BTreeMap<PathBuf, (u64, SystemTime)>,
+) -> Vec<String> {
+    let mut d = Vec::new();
+    for (p, v) in after {
+        match before.get(p) {
+            None => d.push(format!("added {}", p.display())),
+            Some(b) if b != v => d.push(format!("changed {}", p.display())),
+            _ => {}
+        }
+    }
+    for p in before.keys() {
+        if !after.contains_key(p) {
+            d.push(format!("removed {}", p.display()));
+        }
+    }
+    d
+}
+
+/// Runs one SQL text through the `sqlite3` CLI on `db` (bounded) and returns its output.
+pub fn sqlite3(db: &Path, sql: &str) -> Output {
+    let mut c = Command::new("sqlite3");
+    c.arg(db).arg(sql);
+    run_bounded(
+        c,
+        None,
+        Duration::from_secs(30),
+        &format!("sqlite3 {} {sql:?}", db.display()),
+    )
+}
+
+/// `SELECT count(*) FROM certificates` through the `sqlite3` CLI.
+#[track_caller]
+pub fn sqlite3_count(db: &Path) -> u64 {
+    let out = sqlite3(
+        db,
+        "PRAGMA busy_timeout=10000; SELECT count(*) FROM certificates;",
+    );
+    out.ok();
+    out.stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count: {}", out.describe()))
+}
+
+/// A `sqlite3` process holding `BEGIN EXCLUSIVE` on a database: every other writer gets
+/// SQLITE_BUSY until [`SqliteLock::release`] (or drop). The child is killed by its PID.
+pub struct SqliteLock {
+    child: Option<Child>,
+    db: PathBuf,
+}
+
+impl SqliteLock {
+    /// Starts the holder and waits (bounded) until a second writer is really refused.
+    #[track_caller]
+    pub fn hold(db: &Path) -> SqliteLock {
+        let mut child = Command::new("sqlite3")
+            .arg(db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sqlite3");
+        child
+            .stdin
+            .as_mut()
+            .unwrap()
+            .write_all(b"BEGIN EXCLUSIVE;\n")
+            .expect("write to sqlite3");
+        child.stdin.as_mut().unwrap().flush().ok();
+        let lock = SqliteLock {
+            child: Some(child),
+            db: db.to_path_buf(),
+        };
+        poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+            let probe = sqlite3(db, "PRAGMA busy_timeout=0; BEGIN IMMEDIATE; ROLLBACK;");
+            if probe.success() {
+                Err("not locked yet".into())
+            } else if probe.stderr.contains("locked") || probe.stderr.contains("busy") {
+                Ok(())
+            } else {
+                Err(probe.describe())
+            }
+        })
+        .unwrap_or_else(|e| panic!("could not lock {}: {e}", lock.db.display()));
+        lock
+    }
+
+    /// Ends the transaction and waits for the holder to exit (SIGKILL by PID after 10 s).
+    pub fn release(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(b"ROLLBACK;\n.quit\n");
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for SqliteLock {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// True when this process can make private read-only bind mounts (`unshare -m`, as root
+/// with CAP_SYS_ADMIN): the only way to get a truly read-only file for root, who ignores modes.
+pub fn can_unshare_mounts() -> bool {
+    if find_program("unshare").is_none() {
+        return false;
+    }
+    let mut c = Command::new("unshare");
+    c.args([
+        "-m",
+        "sh",
+        "-c",
+        "d=$(mktemp -d) || exit 1; mount --bind \"$d\" \"$d\" && mount -o remount,bind,ro \"$d\" \"$d\" \
+         && ! touch \"$d/x\" 2>/dev/null; r=$?; umount \"$d\" 2>/dev/null; rmdir \"$d\"; exit $r",
+    ]);
+    run_bounded(c, None, Duration::from_secs(10), "unshare probe").success()
+}
+
+/// True when file modes are enforced for this process (not root).
+pub fn modes_enforced() -> bool {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path().join("ro");
+    std::fs::write(&p, b"x").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::OpenOptions::new().append(true).open(&p).is_err()
 }
