@@ -158,6 +158,11 @@ async fn tokenreview_v1_and_v1beta1() {
         &b"not json"[..],
         br#"{"apiVersion":"v1","kind":"TokenReview","spec":{"token":"x"}}"#,
         br#"{"apiVersion":"authentication.k8s.io/v1","kind":"Pod"}"#,
+        br#"[]"#,
+        br#"{"apiVersion":"authentication.k8s.io/v1","spec":{"token":5}}"#,
+        br#"{"apiVersion":"authentication.k8s.io/v1","spec":[]}"#,
+        br#"{"apiVersion":"authentication.k8s.io/v1","spec":{"token":"x","audiences":[1]}}"#,
+        br#"{"apiVersion":7}"#,
     ] {
         let (status, v) = call(
             &st,

@@ -126,7 +126,8 @@ impl AppState {
         // Cheap pre-check so ordinary requests are not parsed twice on the hot path.
         let maybe_wrapped = contains(bytes, b"\"token\"") && contains(bytes, b"\"request\"");
         if maybe_wrapped
-            && let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(bytes)
+            && let Ok(serde_json::Value::Object(m)) =
+                serde_json::from_slice::<serde_json::Value>(bytes)
             && m.get("token").is_some_and(|t| t.is_string())
             && m.get("request").is_some_and(|t| t.is_string())
             && let Ok(env) = AuthenticatedRequest::parse(bytes)

@@ -39,6 +39,31 @@ fn failure(code: StatusCode, reason: &str, message: &str) -> Response {
     )
 }
 
+/// Checks the JSON types kube-apiserver's TokenReview has: an object; `spec` an object;
+/// `spec.token` a string; `spec.audiences` a list of strings.
+fn check_shape(req: &Value) -> Result<(), &'static str> {
+    let obj = req
+        .as_object()
+        .ok_or("the body must be a JSON object (a TokenReview)")?;
+    for k in ["apiVersion", "kind"] {
+        if obj.get(k).is_some_and(|v| !v.is_string()) {
+            return Err("apiVersion and kind must be strings");
+        }
+    }
+    if let Some(spec) = obj.get("spec") {
+        let spec = spec.as_object().ok_or("spec must be an object")?;
+        if spec.get("token").is_some_and(|t| !t.is_string()) {
+            return Err("spec.token must be a string");
+        }
+        if let Some(a) = spec.get("audiences")
+            && !a.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+        {
+            return Err("spec.audiences must be a list of strings");
+        }
+    }
+    Ok(())
+}
+
 /// v1 handler.
 pub async fn v1(
     State(st): State<Shared>,
@@ -79,13 +104,19 @@ async fn handle(
             "request body too large",
         );
     };
-    let Ok(req) = serde_json::from_slice::<Value>(&bytes) else {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "the body is not a JSON TokenReview",
-        );
+    let req = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) => v,
+        Err(_) => {
+            return failure(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "the body is not a JSON TokenReview",
+            );
+        }
     };
+    if let Err(m) = check_shape(&req) {
+        return failure(StatusCode::BAD_REQUEST, "BadRequest", m);
+    }
     let version = match req.get("apiVersion").and_then(Value::as_str) {
         None => path_version,
         Some(v) => match VERSIONS.iter().find(|x| **x == v) {
