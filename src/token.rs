@@ -23,6 +23,11 @@ fn rng_err() -> Error {
     Error::Internal("random number generator failed".into())
 }
 
+/// The symbol a random byte stands for, or None for the 4 rejected values (252..=255).
+fn symbol(b: u8) -> Option<char> {
+    (b < 252).then(|| ALPHABET[(b % 36) as usize] as char)
+}
+
 /// `n` characters drawn uniformly from `[a-z0-9]` by rejection sampling: bytes ≥ 252 (= 7·36)
 /// are thrown away, so every symbol has probability exactly 1/36 (no modulo bias).
 pub fn random_alnum(n: usize) -> Result<String> {
@@ -32,8 +37,10 @@ pub fn random_alnum(n: usize) -> Result<String> {
     while out.len() < n {
         rng.fill(&mut buf).map_err(|_| rng_err())?;
         for b in buf {
-            if b < 252 && out.len() < n {
-                out.push(ALPHABET[(b % 36) as usize] as char);
+            if let Some(c) = symbol(b)
+                && out.len() < n
+            {
+                out.push(c);
             }
         }
     }
@@ -818,6 +825,18 @@ mod tests {
             vec![(2, v(&["ok", "1", "2"]))],
             "resumes on the next line"
         );
+    }
+
+    #[test]
+    fn every_symbol_stands_for_exactly_seven_byte_values() {
+        let mut counts = std::collections::HashMap::new();
+        for b in 0..=255u8 {
+            if let Some(c) = symbol(b) {
+                *counts.entry(c).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(counts.len(), 36);
+        assert!(counts.values().all(|n| *n == 7), "{counts:?}");
     }
 
     #[test]
