@@ -171,6 +171,9 @@ pub fn first_service_ip(cidr: &str) -> Result<IpAddr> {
 /// Parses an inventory: JSON when it starts with `{`, else YAML. Validates it.
 pub fn parse_inventory(text: &[u8]) -> Result<Inventory> {
     let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_none() {
+        return Err(bad("the file is empty"));
+    }
     let inv: Inventory = if first == Some(&b'{') {
         serde_json::from_slice(text).map_err(|e| bad(e.to_string()))?
     } else {
@@ -868,6 +871,7 @@ nodes:
     fn bad_inventories_say_what_is_wrong() {
         for (text, want) in [
             ("nodes: []", "no nodes"),
+            (" \n", "empty"),
             (
                 "nodes: [{name: a, ip: 1.2.3.4, roles: [worker]}]",
                 "etcd role",
