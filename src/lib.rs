@@ -2,8 +2,9 @@
 //! This file is the table of contents; it holds no logic.
 //!
 //! Layers (a module uses only those above it): `error` → the pure core (`jsonci`, `duration`,
-//! `der`, `keys`, `csr`, `config`, `profiles`, `policy`, `signer`, `certinfo`, `crl`, `auth`)
-//! → `db` (storage) → `issue` (the one signing path) → adapters `cli` and `api`.
+//! `der`, `keys`, `csr`, `config`, `profiles`, `policy`, `signer`, `certinfo`, `crl`, `auth`,
+//! `kubeconfig`) → `db` (storage) → `issue` (the one signing path) and the pure Kubernetes logic
+//! over records (`token`, `cluster`) → adapters `cli` and `api`.
 #![forbid(unsafe_code)]
 
 /// cfssl-coded error type shared by everything.
@@ -27,6 +28,8 @@ pub mod duration;
 pub mod jsonci;
 /// Private keys: generate, load, write, sign.
 pub mod keys;
+/// kubeconfig files: build (kubectl's layout), webhook config, read embedded certificates.
+pub mod kubeconfig;
 /// Profile + CSR + overrides → certificate template.
 pub mod policy;
 /// The built-in profile pack and print-defaults templates.
@@ -39,6 +42,11 @@ pub mod db;
 
 /// The one signing path used by the CLI and the server.
 pub mod issue;
+
+/// A cluster's PKI plan from an inventory, and keep/renew decisions for existing files.
+pub mod cluster;
+/// Kubernetes tokens: token.csv lines and checks, bootstrap tokens, TokenReview decisions.
+pub mod token;
 
 /// TLS dialing for certinfo -domain (network I/O helper for the adapters).
 pub mod tlsdial;

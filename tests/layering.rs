@@ -2,9 +2,23 @@
 //! database or the async runtime. Scans their non-test source for forbidden names.
 
 const CORE: &[&str] = &[
-    "error", "jsonci", "duration", "der", "keys", "csr", "config", "profiles", "policy", "signer",
-    "certinfo", "crl", "auth",
+    "error",
+    "jsonci",
+    "duration",
+    "der",
+    "keys",
+    "csr",
+    "config",
+    "profiles",
+    "policy",
+    "signer",
+    "certinfo",
+    "crl",
+    "auth",
+    "kubeconfig",
 ];
+/// Pure logic over database records (they name `crate::db`/`crate::issue` types, nothing more).
+const OVER_RECORDS: &[&str] = &["token", "cluster"];
 const FORBIDDEN: &[&str] = &[
     "axum",
     "sqlx",
@@ -26,7 +40,12 @@ const FORBIDDEN: &[&str] = &[
 #[test]
 fn core_modules_do_no_io_and_know_no_adapters() {
     let mut problems = Vec::new();
-    for m in CORE {
+    let scope = CORE.iter().map(|m| (m, FORBIDDEN)).chain(
+        OVER_RECORDS
+            .iter()
+            .map(|m| (m, &FORBIDDEN[..FORBIDDEN.len() - 2])),
+    );
+    for (m, forbidden) in scope {
         let path = format!("{}/src/{m}.rs", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let code = text.split("#[cfg(test)]").next().unwrap_or("");
@@ -35,7 +54,7 @@ fn core_modules_do_no_io_and_know_no_adapters() {
             if l.starts_with("//") {
                 continue;
             }
-            for f in FORBIDDEN {
+            for f in forbidden {
                 if l.contains(f) {
                     problems.push(format!("src/{m}.rs:{}: uses {f}: {}", n + 1, l));
                 }

@@ -246,7 +246,7 @@ async fn call(method: &str, path: &str) -> (StatusCode, Option<String>, serde_js
 }
 
 fn concrete(path: &str) -> String {
-    path.replace("{serial}", "1")
+    path.replace("{serial}", "1").replace("{id}", "abcdef")
 }
 
 #[tokio::test]

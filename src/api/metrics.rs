@@ -1,5 +1,6 @@
 //! `/metrics` in Prometheus text format: certificates issued by profile, errors by code,
-//! request latency histogram, and seconds until the earliest expiry among valid certificates.
+//! request latency histogram, seconds until the earliest expiry among valid certificates, and
+//! bootstrap token gauges (active count, seconds until the earliest token expiry).
 
 use super::Shared;
 use axum::extract::State;
@@ -109,6 +110,41 @@ impl Metrics {
     }
 }
 
+/// Gauges for bootstrap tokens: how many are active, seconds until the earliest expiry.
+async fn token_gauges(db: &crate::db::CertDb) -> String {
+    let Ok(tokens) = db.list_tokens().await else {
+        return String::new();
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let active: Vec<_> = tokens
+        .iter()
+        .filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now))
+        .collect();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# HELP kpki_bootstrap_tokens_active Bootstrap tokens neither deleted nor expired."
+    );
+    let _ = writeln!(s, "# TYPE kpki_bootstrap_tokens_active gauge");
+    let _ = writeln!(s, "kpki_bootstrap_tokens_active {}", active.len());
+    let _ = writeln!(
+        s,
+        "# HELP kpki_bootstrap_token_earliest_expiry_seconds Seconds until the earliest expiry among active bootstrap tokens."
+    );
+    let _ = writeln!(
+        s,
+        "# TYPE kpki_bootstrap_token_earliest_expiry_seconds gauge"
+    );
+    if let Some(e) = active.iter().filter_map(|t| t.expires_at).min() {
+        let _ = writeln!(
+            s,
+            "kpki_bootstrap_token_earliest_expiry_seconds {}",
+            (e - now).as_seconds_f64()
+        );
+    }
+    s
+}
+
 /// GET /metrics
 pub async fn handle(State(st): State<Shared>) -> Response {
     let earliest = match &st.db {
@@ -120,6 +156,10 @@ pub async fn handle(State(st): State<Shared>) -> Response {
             .map(|t| (t - time::OffsetDateTime::now_utc()).as_seconds_f64()),
         None => None,
     };
-    let text = st.metrics.render(earliest, "");
+    let tokens = match &st.db {
+        Some(db) => token_gauges(db).await,
+        None => String::new(),
+    };
+    let text = st.metrics.render(earliest, &tokens);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

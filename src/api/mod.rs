@@ -19,6 +19,8 @@ pub mod newkey;
 pub mod revoke;
 pub mod sign;
 pub mod tls;
+pub mod tokenreview;
+pub mod tokens;
 
 use crate::auth::AuthenticatedRequest;
 use crate::config::{Config, SigningProfile};
@@ -29,7 +31,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use error::ApiError;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -282,6 +284,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/api/v1/cfssl/health", "get"),
     ("/api/v1/kpki/certificates", "get"),
     ("/api/v1/kpki/certificates/{serial}", "get"),
+    ("/api/v1/kpki/tokens", "post"),
+    ("/api/v1/kpki/tokens", "get"),
+    ("/api/v1/kpki/tokens/{id}", "delete"),
+    ("/apis/authentication.k8s.io/v1/tokenreviews", "post"),
+    ("/apis/authentication.k8s.io/v1beta1/tokenreviews", "post"),
     ("/metrics", "get"),
 ];
 
@@ -314,6 +321,25 @@ pub fn router(state: Shared, disabled: &[String]) -> Router {
             .route(
                 "/api/v1/kpki/certificates/{serial}",
                 get(certificates::get_one),
+            );
+    }
+    if !off("tokens") {
+        app = app
+            .route(
+                "/api/v1/kpki/tokens",
+                post(tokens::create).get(tokens::list),
+            )
+            .route("/api/v1/kpki/tokens/{id}", delete(tokens::delete));
+    }
+    if !off("tokenreview") {
+        app = app
+            .route(
+                "/apis/authentication.k8s.io/v1/tokenreviews",
+                post(tokenreview::v1),
+            )
+            .route(
+                "/apis/authentication.k8s.io/v1beta1/tokenreviews",
+                post(tokenreview::v1beta1),
             );
     }
     if !off("metrics") {

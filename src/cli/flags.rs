@@ -201,11 +201,12 @@ pub const FLAGS: &[FlagDef] = &[
     s("token", "", "bearer token"),
     s("cluster", "kubernetes", "cluster name"),
     s("context", "default", "context name"),
-    s(
-        "embed",
-        "true",
-        "embed certificates and keys into the kubeconfig",
-    ),
+    FlagDef {
+        name: "embed",
+        kind: Kind::Bool,
+        default: "true",
+        help: "embed certificates and keys into the kubeconfig (-embed=false writes file paths)",
+    },
     s("dir", "", "directory to scan"),
     s(
         "within",

@@ -8,14 +8,17 @@ pub mod output;
 
 pub mod certinfo;
 pub mod certs;
+pub mod cluster;
 pub mod common;
 pub mod crl;
+pub mod expiry;
 pub mod gencert;
 pub mod gencrl;
 pub mod gencsr;
 pub mod genkey;
 pub mod info;
 pub mod json;
+pub mod kubeconfig;
 pub mod link;
 pub mod print_defaults;
 pub mod profiles;
@@ -25,6 +28,7 @@ pub mod revoke;
 pub mod selfsign;
 pub mod serve;
 pub mod sign;
+pub mod token;
 pub mod version;
 
 use crate::error::Error;
@@ -100,6 +104,10 @@ pub fn commands() -> Vec<&'static Command> {
         &crl::COMMAND,
         &gencrl::COMMAND,
         &certs::COMMAND,
+        &token::COMMAND,
+        &kubeconfig::COMMAND,
+        &cluster::COMMAND,
+        &expiry::COMMAND,
         &print_defaults::COMMAND,
         &profiles::COMMAND,
         &version::COMMAND,
@@ -164,6 +172,38 @@ pub fn main_with(argv0: &str, args: &[String], ctx: &mut Ctx<'_>) -> CmdResult {
         None => Err(CliError::Usage(format!(
             "Command {name} is not defined.\n{}",
             top_usage()
+        ))),
+    }
+}
+
+/// Runs a command with subcommands (`kpki token create …`): the first positional argument
+/// names one of `subs`, which parses the rest with its own flags.
+pub fn run_sub(parent: &Command, subs: &[&Command], p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
+    let list = || {
+        let mut s = format!("{}\n\nSubcommands:\n", parent.usage.trim_end());
+        for c in subs {
+            s.push_str(&format!("  {:<10}{}\n", c.name, c.summary));
+        }
+        s.push_str(&format!(
+            "\nRun 'kpki {} SUBCOMMAND -h' for its flags.\n",
+            parent.name
+        ));
+        s
+    };
+    let Some(name) = p.args.first() else {
+        return Err(CliError::Usage(format!(
+            "No subcommand is given.\n{}",
+            list()
+        )));
+    };
+    if matches!(name.as_str(), "help" | "-h" | "-help" | "--help") {
+        return Err(CliError::Help(list()));
+    }
+    match subs.iter().find(|c| c.name == name) {
+        Some(c) => run_command(c, &p.args[1..], ctx),
+        None => Err(CliError::Usage(format!(
+            "Subcommand {name} is not defined.\n{}",
+            list()
         ))),
     }
 }

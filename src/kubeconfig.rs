@@ -1,0 +1,423 @@
+//! kubeconfig files (client-go `clientcmd/api/v1`): building the one-cluster, one-user,
+//! one-context file `kubectl config set-cluster/set-credentials/set-context/use-context`
+//! produce (embedded base64 `*-data` or file paths; client certificate + key, or a token), the
+//! TokenReview webhook config (kubeconfig-shaped), and reading embedded certificates back out.
+//! Pure: text in, text out; it knows nothing of files, the CLI or the server.
+
+use crate::error::{Error, Result};
+use base64::Engine;
+use serde::Deserialize;
+
+/// Certificate or key material: embedded bytes (PEM) or a path the reader resolves.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Material {
+    /// PEM bytes, written base64-encoded into a `*-data` field
+    Data(Vec<u8>),
+    /// a file path, written into the path field
+    Path(String),
+}
+
+impl std::fmt::Debug for Material {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Material::Data(d) => write!(f, "Data({} bytes)", d.len()),
+            Material::Path(p) => write!(f, "Path({p:?})"),
+        }
+    }
+}
+
+/// How the user authenticates.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// client certificate and key
+    ClientCert {
+        /// certificate
+        cert: Material,
+        /// private key
+        key: Material,
+    },
+    /// bearer token
+    Token(String),
+    /// nothing (cluster-only files)
+    None,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::ClientCert { cert, key } => write!(f, "ClientCert({cert:?}, {key:?})"),
+            Credential::Token(_) => write!(f, "Token(<redacted>)"),
+            Credential::None => write!(f, "None"),
+        }
+    }
+}
+
+/// A kubeconfig with one cluster, one user and one context, which is current.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kubeconfig {
+    /// cluster name
+    pub cluster: String,
+    /// API server (or webhook) URL
+    pub server: String,
+    /// CA that verifies the server
+    pub ca: Option<Material>,
+    /// user name (the kubeconfig entry's name, not necessarily the certificate's CN)
+    pub user: String,
+    /// credentials
+    pub credential: Credential,
+    /// context name
+    pub context: String,
+}
+
+fn check_name(what: &str, v: &str) -> Result<()> {
+    if v.is_empty() || v.chars().any(|c| c.is_control()) {
+        return Err(Error::BadRequest(format!(
+            "the {what} name must be non-empty and one line"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a server URL: `https://` or `http://` with a host.
+pub fn check_server(server: &str) -> Result<()> {
+    let rest = server
+        .strip_prefix("https://")
+        .or_else(|| server.strip_prefix("http://"))
+        .ok_or_else(|| {
+            Error::BadRequest(format!(
+                "invalid server {server:?}: expected https://HOST:PORT"
+            ))
+        })?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || server.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::BadRequest(format!(
+            "invalid server {server:?}: expected https://HOST:PORT"
+        )));
+    }
+    Ok(())
+}
+
+impl Kubeconfig {
+    /// Validates names, the server URL and the token.
+    pub fn validate(&self) -> Result<()> {
+        check_name("cluster", &self.cluster)?;
+        check_name("user", &self.user)?;
+        check_name("context", &self.context)?;
+        check_server(&self.server)?;
+        if let Credential::Token(t) = &self.credential
+            && (t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(Error::BadRequest(
+                "the token must be non-empty and contain no spaces".into(),
+            ));
+        }
+        for m in [&self.ca]
+            .into_iter()
+            .flatten()
+            .chain(match &self.credential {
+                Credential::ClientCert { cert, key } => vec![cert, key],
+                _ => vec![],
+            })
+        {
+            if let Material::Path(p) = m
+                && (p.is_empty() || p.chars().any(|c| c.is_control()))
+            {
+                return Err(Error::BadRequest(format!("invalid file path {p:?}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The YAML text, laid out as kubectl writes it (keys sorted, `preferences: {}`).
+    pub fn render(&self) -> Result<String> {
+        self.validate()?;
+        let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+        let mut s = String::from("apiVersion: v1\nclusters:\n- cluster:\n");
+        match &self.ca {
+            Some(Material::Data(d)) => {
+                s.push_str(&format!("    certificate-authority-data: {}\n", b64(d)))
+            }
+            Some(Material::Path(p)) => {
+                s.push_str(&format!("    certificate-authority: {}\n", scalar(p)))
+            }
+            None => {}
+        }
+        s.push_str(&format!("    server: {}\n", scalar(&self.server)));
+        s.push_str(&format!("  name: {}\n", scalar(&self.cluster)));
+        s.push_str("contexts:\n- context:\n");
+        s.push_str(&format!("    cluster: {}\n", scalar(&self.cluster)));
+        s.push_str(&format!("    user: {}\n", scalar(&self.user)));
+        s.push_str(&format!("  name: {}\n", scalar(&self.context)));
+        s.push_str(&format!("current-context: {}\n", scalar(&self.context)));
+        s.push_str("kind: Config\npreferences: {}\nusers:\n");
+        s.push_str(&format!("- name: {}\n  user:", scalar(&self.user)));
+        match &self.credential {
+            Credential::None => s.push_str(" {}\n"),
+            Credential::Token(t) => s.push_str(&format!("\n    token: {}\n", scalar(t))),
+            Credential::ClientCert { cert, key } => {
+                s.push('\n');
+                for (field, m) in [("client-certificate", cert), ("client-key", key)] {
+                    match m {
+                        Material::Data(d) => s.push_str(&format!("    {field}-data: {}\n", b64(d))),
+                        Material::Path(p) => s.push_str(&format!("    {field}: {}\n", scalar(p))),
+                    }
+                }
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// The path kube-apiserver's webhook client posts TokenReviews to on a kpki server.
+pub const TOKENREVIEW_PATH: &str = "/apis/authentication.k8s.io/v1/tokenreviews";
+
+/// The `--authentication-token-webhook-config-file` for kube-apiserver: the cluster is the
+/// webhook (kpki's URL, with the TokenReview path added when `server` has none), the CA verifies
+/// kpki's TLS certificate, and the user holds the client certificate kube-apiserver presents.
+pub fn webhook_config(
+    server: &str,
+    ca: Option<Material>,
+    client: Credential,
+) -> Result<Kubeconfig> {
+    check_server(server)?;
+    let after_scheme = server.split_once("://").map(|x| x.1).unwrap_or("");
+    let url = if after_scheme.contains('/') {
+        server.to_string()
+    } else {
+        format!("{server}{TOKENREVIEW_PATH}")
+    };
+    Ok(Kubeconfig {
+        cluster: "kpki-webhook".into(),
+        server: url,
+        ca,
+        user: "kube-apiserver".into(),
+        credential: client,
+        context: "webhook".into(),
+    })
+}
+
+/// A YAML scalar: plain when unambiguous, else double-quoted (JSON string syntax, which YAML
+/// accepts).
+pub fn scalar(s: &str) -> String {
+    let first_ok = s
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'/');
+    let plain = first_ok
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-' | b':' | b'@' | b'+')
+        })
+        && !s.ends_with(':')
+        && !looks_typed(s);
+    if plain {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+    }
+}
+
+/// Plain scalars YAML would read as something other than a string.
+fn looks_typed(s: &str) -> bool {
+    let l = s.to_ascii_lowercase();
+    matches!(
+        l.as_str(),
+        "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "~" | ".inf" | ".nan"
+    ) || s.parse::<f64>().is_ok()
+        || s.starts_with("0x")
+        || s.starts_with("0o")
+        || s.bytes()
+            .all(|b| b.is_ascii_digit() || b == b':' || b == b'.' || b == b'_' || b == b'-')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+struct RawConfig {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    clusters: Option<Vec<RawNamed<RawCluster>>>,
+    #[serde(default)]
+    users: Option<Vec<RawNamed<RawUser>>>,
+}
+
+#[derive(Deserialize)]
+struct RawNamed<T> {
+    #[serde(default)]
+    name: String,
+    #[serde(default, alias = "user")]
+    cluster: Option<T>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawCluster {
+    #[serde(default, rename = "certificate-authority-data")]
+    ca_data: Option<String>,
+    #[serde(default, rename = "client-certificate-data")]
+    cert_data: Option<String>,
+}
+
+type RawUser = RawCluster;
+
+/// A certificate found inside a kubeconfig.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Embedded {
+    /// where: `cluster NAME certificate-authority-data` / `user NAME client-certificate-data`
+    pub location: String,
+    /// the decoded PEM
+    pub pem: Vec<u8>,
+}
+
+/// True when `text` parses as YAML with `kind: Config` (a kubeconfig).
+pub fn is_kubeconfig(text: &[u8]) -> bool {
+    serde_saphyr::from_slice::<RawConfig>(text)
+        .ok()
+        .and_then(|c| c.kind)
+        .is_some_and(|k| k == "Config")
+}
+
+/// The certificates embedded in a kubeconfig (`certificate-authority-data` of each cluster,
+/// `client-certificate-data` of each user), base64-decoded.
+pub fn embedded_certificates(text: &[u8]) -> Result<Vec<Embedded>> {
+    let cfg: RawConfig = serde_saphyr::from_slice(text)
+        .map_err(|e| Error::BadRequest(format!("invalid kubeconfig YAML: {e}")))?;
+    if cfg.kind.as_deref() != Some("Config") {
+        return Err(Error::BadRequest(
+            "not a kubeconfig (no `kind: Config`)".into(),
+        ));
+    }
+    let dec = |loc: String, b: &str| -> Result<Embedded> {
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .map_err(|_| Error::BadRequest(format!("{loc} is not valid base64")))?;
+        Ok(Embedded { location: loc, pem })
+    };
+    let mut out = Vec::new();
+    for c in cfg.clusters.unwrap_or_default() {
+        if let Some(d) = c.cluster.as_ref().and_then(|x| x.ca_data.as_deref()) {
+            out.push(dec(
+                format!("cluster {} certificate-authority-data", c.name),
+                d,
+            )?);
+        }
+    }
+    for u in cfg.users.unwrap_or_default() {
+        if let Some(d) = u.cluster.as_ref().and_then(|x| x.cert_data.as_deref()) {
+            out.push(dec(format!("user {} client-certificate-data", u.name), d)?);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kc(cred: Credential, ca: Option<Material>) -> Kubeconfig {
+        Kubeconfig {
+            cluster: "kubernetes".into(),
+            server: "https://127.0.0.1:6443".into(),
+            ca,
+            user: "admin".into(),
+            credential: cred,
+            context: "default".into(),
+        }
+    }
+
+    #[test]
+    fn renders_kubectl_layout_with_embedded_data() {
+        let y = kc(
+            Credential::ClientCert {
+                cert: Material::Data(b"CERT".to_vec()),
+                key: Material::Data(b"KEY".to_vec()),
+            },
+            Some(Material::Data(b"CA".to_vec())),
+        )
+        .render()
+        .unwrap();
+        assert_eq!(
+            y,
+            "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: Q0E=\n    server: https://127.0.0.1:6443\n  name: kubernetes\ncontexts:\n- context:\n    cluster: kubernetes\n    user: admin\n  name: default\ncurrent-context: default\nkind: Config\npreferences: {}\nusers:\n- name: admin\n  user:\n    client-certificate-data: Q0VSVA==\n    client-key-data: S0VZ\n"
+        );
+        let emb = embedded_certificates(y.as_bytes()).unwrap();
+        assert_eq!(emb.len(), 2);
+        assert_eq!(emb[0].pem, b"CA");
+        assert_eq!(emb[1].location, "user admin client-certificate-data");
+        assert!(is_kubeconfig(y.as_bytes()));
+        assert!(!is_kubeconfig(b"a: b\n"));
+        assert!(!is_kubeconfig(b"{{{{"));
+    }
+
+    #[test]
+    fn paths_tokens_and_quoting() {
+        let y = kc(
+            Credential::Token("abcdef.0123456789abcdef".into()),
+            Some(Material::Path("/etc/k 8s/ca.pem".into())),
+        )
+        .render()
+        .unwrap();
+        assert!(
+            y.contains("    certificate-authority: \"/etc/k 8s/ca.pem\"\n"),
+            "{y}"
+        );
+        assert!(y.contains("    token: abcdef.0123456789abcdef\n"), "{y}");
+        assert!(embedded_certificates(y.as_bytes()).unwrap().is_empty());
+        for (s, plain) in [
+            ("kubernetes", true),
+            ("system:kube-proxy", true),
+            ("https://10.0.0.1:6443", true),
+            ("true", false),
+            ("10001", false),
+            ("1.2", false),
+            ("a: b", false),
+            ("", false),
+            ("#x", false),
+            ("-x", false),
+            ("x:", false),
+        ] {
+            assert_eq!(scalar(s) == s, plain, "{s:?} → {}", scalar(s));
+        }
+        let mut bad = kc(Credential::Token("a b".into()), None);
+        assert!(bad.render().is_err());
+        bad.credential = Credential::None;
+        bad.server = "127.0.0.1:6443".into();
+        assert!(bad.render().is_err());
+        bad.server = "https://x".into();
+        bad.user = "".into();
+        assert!(bad.render().is_err());
+        bad.user = "a\nb".into();
+        assert!(bad.render().is_err());
+    }
+
+    #[test]
+    fn webhook_config_adds_the_tokenreview_path() {
+        let w = webhook_config("https://10.0.0.5:8888", None, Credential::None).unwrap();
+        assert_eq!(
+            w.server,
+            "https://10.0.0.5:8888/apis/authentication.k8s.io/v1/tokenreviews"
+        );
+        let w = webhook_config(
+            "https://kpki:8888/apis/authentication.k8s.io/v1beta1/tokenreviews",
+            None,
+            Credential::None,
+        )
+        .unwrap();
+        assert!(w.server.ends_with("v1beta1/tokenreviews"));
+        assert!(w.render().unwrap().contains("  user: {}\n"));
+        assert!(webhook_config("kpki:8888", None, Credential::None).is_err());
+    }
+
+    #[test]
+    fn bad_kubeconfigs_are_errors_not_panics() {
+        for bad in [
+            &b"kind: Config\nusers:\n- name: a\n  user:\n    client-certificate-data: '!!!'\n"[..],
+            b"kind: Pod\n",
+            b"\xff\xfe",
+            b"kind: [",
+        ] {
+            assert!(embedded_certificates(bad).is_err());
+        }
+    }
+}
