@@ -563,6 +563,25 @@ fn cli_sign_refuses_bad_csrs_and_policy_violations() {
             &[5200],
         ),
     ];
+    if modes_enforced() {
+        // Not root: a really unreadable file too (root reads anything; the directory and
+        // missing-file cases above stand in for it then).
+        use std::os::unix::fs::PermissionsExt;
+        p.ws.write("unreadable-key.pem", &p.ca_key_pem);
+        std::fs::set_permissions(
+            p.ws.path("unreadable-key.pem"),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .unwrap();
+        cases.push(case(
+            "unreadable CA key (mode 000)",
+            with(
+                &["sign", "-ca=ca.pem", "-ca-key=unreadable-key.pem"],
+                &["good.csr"],
+            ),
+            &[2001],
+        ));
+    }
     if p.openssl_csrs.is_some() {
         cases.push(case("RSA-1024 CSR", with(SIGN, &["rsa1024.csr"]), &[2400]));
         cases.push(case(
@@ -1021,8 +1040,16 @@ fn cli_sign_with_a_read_only_database_fails_cleanly() {
             .args(&sign_args);
         run_bounded(c, None, CMD_TIMEOUT, "kpki sign on a read-only mount")
     } else {
-        skip("root without mount namespaces: cannot make a read-only database");
-        return;
+        // Root without mount namespaces: SQLite's own read-only mode stands in.
+        loud("no read-only mount available: using a ?mode=ro database URL instead");
+        let ro_args = with(
+            SIGN,
+            &[
+                &format!("-db=sqlite://{}?mode=ro", db.display()),
+                "good.csr",
+            ],
+        );
+        p.ws.run("kpki", &args_of(&ro_args))
     };
     out.exit_code(1);
     let code = out.error_code();
