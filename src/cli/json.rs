@@ -2,7 +2,7 @@
 //! API envelope, each atomically; nothing is written unless the input is complete and valid.
 
 use super::input::read_arg;
-use super::output::write_atomic;
+use super::output::write_set_atomic;
 use super::{CliError, CmdResult, Command, Ctx};
 use crate::cli::flags::Parsed;
 use crate::error::Error;
@@ -120,17 +120,19 @@ fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
             "no certificate, key or CSR in the input (expected cert/certificate, key/private_key or csr/certificate_request)".into(),
         ));
     }
-    for (path, data, mode, binary) in &files {
-        if p.bool("stdout") {
+    if p.bool("stdout") {
+        for (_, data, _, binary) in &files {
             let text = if *binary {
                 base64::engine::general_purpose::STANDARD.encode(data)
             } else {
                 String::from_utf8_lossy(data).into_owned()
             };
             let _ = writeln!(ctx.stdout, "{text}");
-        } else {
-            write_atomic(path, data, *mode)?;
         }
+        return Ok(());
     }
-    Ok(())
+    // All files or none: a failure before the renames leaves nothing behind.
+    let set: Vec<(PathBuf, Vec<u8>, u32)> =
+        files.into_iter().map(|(p, d, m, _)| (p, d, m)).collect();
+    Ok(write_set_atomic(&set)?)
 }

@@ -27,7 +27,45 @@ pub fn write_durable(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     write_file(path, data, mode, true)
 }
 
-fn write_file(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> {
+/// Writes several files as a set: every temp file is written first and the destinations are
+/// checked, then all are renamed into place — a failure before the renames leaves nothing.
+pub fn write_set_atomic(files: &[(std::path::PathBuf, Vec<u8>, u32)]) -> Result<()> {
+    let mut staged: Vec<(std::path::PathBuf, &Path)> = Vec::new();
+    let cleanup = |staged: &[(std::path::PathBuf, &Path)]| {
+        for (tmp, _) in staged {
+            let _ = std::fs::remove_file(tmp);
+        }
+    };
+    for (path, data, mode) in files {
+        if path.is_dir() {
+            cleanup(&staged);
+            return Err(Error::Api(
+                7300,
+                format!("write {}: is a directory", path.display()),
+            ));
+        }
+        match stage(path, data, *mode, false) {
+            Ok(tmp) => staged.push((tmp, path.as_path())),
+            Err(e) => {
+                cleanup(&staged);
+                return Err(e);
+            }
+        }
+    }
+    for (i, (tmp, path)) in staged.iter().enumerate() {
+        if let Err(e) = std::fs::rename(tmp, path) {
+            cleanup(&staged[i..]);
+            return Err(Error::Api(
+                7300,
+                format!("write {}: {}", path.display(), io_message(&e)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `data` to a new temp file beside `path` with `mode`; returns the temp path.
+fn stage(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<std::path::PathBuf> {
     let err = |e: std::io::Error| {
         Error::Api(
             7300,
@@ -65,16 +103,36 @@ fn write_file(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> 
         if durable {
             f.sync_all()?;
         }
-        std::fs::rename(&tmp, path)?;
-        if durable && let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
         Ok(())
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(err(e))
+        }
     }
-    result.map_err(err)
+}
+
+fn write_file(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> {
+    let tmp = stage(path, data, mode, durable)?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::Api(
+            7300,
+            format!("write {}: {}", path.display(), io_message(&e)),
+        ));
+    }
+    if durable {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 /// Creates a directory (and parents) with mode 0700 for key material.

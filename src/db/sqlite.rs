@@ -219,7 +219,9 @@ fn take_synchronous(url: &str) -> Result<(String, SqliteSynchronous)> {
                     other => {
                         return Err(Error::Policy(
                             5200,
-                            format!("invalid synchronous={other:?} in database URL (full or normal)"),
+                            format!(
+                                "invalid synchronous={other:?} in database URL (full or normal)"
+                            ),
                         ));
                     }
                 }
@@ -227,7 +229,11 @@ fn take_synchronous(url: &str) -> Result<(String, SqliteSynchronous)> {
             _ => kept.push(kv),
         }
     }
-    let url = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
     Ok((url, sync))
 }
 
@@ -1099,8 +1105,16 @@ mod sync_param_tests {
         let (u, s) = take_synchronous("sqlite:///x.db?cache=shared&synchronous=FULL").unwrap();
         assert_eq!(u, "sqlite:///x.db?cache=shared");
         assert!(matches!(s, SqliteSynchronous::Full));
-        assert!(matches!(take_synchronous("sqlite:///x.db").unwrap().1, SqliteSynchronous::Full));
-        assert_eq!(take_synchronous("sqlite:///x.db?synchronous=off").unwrap_err().code(), 5200);
+        assert!(matches!(
+            take_synchronous("sqlite:///x.db").unwrap().1,
+            SqliteSynchronous::Full
+        ));
+        assert_eq!(
+            take_synchronous("sqlite:///x.db?synchronous=off")
+                .unwrap_err()
+                .code(),
+            5200
+        );
     }
 }
 
