@@ -368,7 +368,8 @@ pub fn renewed_ca_template(
 }
 
 /// Template for `selfsign`: the profile's usages and expiry (default 2190h when the profile is
-/// the built-in default), notBefore = now − 5 min (not rounded), SANs from the CSR, no AKI.
+/// the built-in default), notBefore = now − 5 min (not rounded), SANs from the CSR, and an AKI
+/// equal to its own SKI (cfssl writes none; RFC 5280 requires it for end-entity certificates).
 pub fn selfsign_template(
     profile: &SigningProfile,
     csr: &ParsedCsr,
@@ -397,7 +398,7 @@ pub fn selfsign_template(
         crl_url: None,
         policies: vec![],
         ocsp_no_check: false,
-        with_aki: false,
+        with_aki: true,
     })
 }
 

@@ -114,7 +114,10 @@ pub fn self_sign(key: &PrivateKey, t: &Template) -> Result<Vec<u8>> {
             "Private key does not match public key".into(),
         ));
     }
-    sign_tbs(key, key.sig_alg(), &t.subject_der, t, None)
+    // RFC 5280 §4.2.1.1: only self-signed CA certificates may omit the AKI.
+    let own_id = key_id(key.public_key_bits());
+    let aki = t.with_aki.then_some(own_id.as_slice());
+    sign_tbs(key, key.sig_alg(), &t.subject_der, t, aki)
 }
 
 /// An issuing CA: its certificate and the matching private key.

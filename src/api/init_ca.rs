@@ -15,12 +15,8 @@ pub async fn handle(
     conn: Option<Extension<ConnInfo>>,
     b: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let bytes = body::read(b).await?;
-    let conn = conn.map(|c| c.0).unwrap_or_default();
-    let u = st.unwrap(&bytes, &conn);
-    let authed = st.authenticate(&u, None).await?;
-    st.require(authed)?;
-    let req: CertificateRequest = body::json(&u.inner, "request")?;
+    let inner = st.read_authenticated(b, conn).await?;
+    let req: CertificateRequest = body::json(&inner, "request")?;
     let ss = tokio::task::spawn_blocking(move || issue::init_ca(&req, None))
         .await
         .map_err(|e| crate::error::Error::Internal(format!("CA generation failed: {e}")))??;

@@ -42,9 +42,7 @@ pub async fn handle(
     conn: Option<Extension<ConnInfo>>,
     b: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let bytes = body::read(b).await?;
-    let conn = conn.map(|c| c.0).unwrap_or_default();
-    let u = st.unwrap(&bytes, &conn);
+    let u = st.read_request(b, conn).await?;
     let req: NewCertRequest = body::json(&u.inner, "request")?;
     let Some(csr_req) = req.request else {
         return Err(ApiError::bad_request("missing parameter 'request'"));

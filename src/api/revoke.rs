@@ -24,12 +24,8 @@ pub async fn handle(
     conn: Option<Extension<ConnInfo>>,
     b: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let bytes = body::read(b).await?;
-    let conn = conn.map(|c| c.0).unwrap_or_default();
-    let u = st.unwrap(&bytes, &conn);
-    let authed = st.authenticate(&u, None).await?;
-    st.require(authed)?;
-    let req: RevokeRequest = body::json(&u.inner, "revocation request")?;
+    let inner = st.read_authenticated(b, conn).await?;
+    let req: RevokeRequest = body::json(&inner, "revocation request")?;
     if req.serial.is_empty() {
         return Err(ApiError::bad_request(
             "serial number is required but not provided",

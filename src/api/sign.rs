@@ -85,9 +85,7 @@ pub async fn handle(
     conn: Option<Extension<ConnInfo>>,
     b: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let bytes = body::read(b).await?;
-    let conn = conn.map(|c| c.0).unwrap_or_default();
-    let u = st.unwrap(&bytes, &conn);
+    let u = st.read_request(b, conn).await?;
     let req: JsonSignRequest = body::json(&u.inner, "sign request")?;
     let profile = st.config.signing.profile(&req.profile)?;
     if !profile.auth_key.is_empty() && u.envelope.is_none() {

@@ -34,14 +34,19 @@ fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
         let _ = db.close().await;
         r
     })?;
-    let text = if p.bool("pem") {
-        crate::keys::pem_encode("X509 CRL", &der)
+    let text = crl_text(&der, p.bool("pem"));
+    let _ = ctx.stdout.write_all(text.as_bytes());
+    Ok(())
+}
+
+/// A CRL as printed: one line of base64 DER (cfssl), or PEM with `-pem`.
+pub fn crl_text(der: &[u8], pem: bool) -> String {
+    if pem {
+        crate::keys::pem_encode("X509 CRL", der)
     } else {
         format!(
             "{}\n",
             base64::engine::general_purpose::STANDARD.encode(der)
         )
-    };
-    let _ = ctx.stdout.write_all(text.as_bytes());
-    Ok(())
+    }
 }

@@ -4,7 +4,6 @@ use super::input::{read_arg, read_key};
 use super::{CliError, CmdResult, Command, Ctx};
 use crate::cli::flags::Parsed;
 use crate::error::Error;
-use base64::Engine;
 
 /// The command.
 pub const COMMAND: Command = Command {
@@ -46,14 +45,7 @@ fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
         .map(|s| (s.to_string(), now, 0))
         .collect();
     let der = crate::crl::build(&ca, &entries, now, validity, now.unix_timestamp() as u64)?;
-    let text = if p.bool("pem") {
-        crate::keys::pem_encode("X509 CRL", &der)
-    } else {
-        format!(
-            "{}\n",
-            base64::engine::general_purpose::STANDARD.encode(der)
-        )
-    };
+    let text = super::crl::crl_text(&der, p.bool("pem"));
     let _ = ctx.stdout.write_all(text.as_bytes());
     Ok(())
 }
