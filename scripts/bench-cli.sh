@@ -5,8 +5,8 @@
 set -euo pipefail
 N=${N:-200}
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-KPKI=$PWD/target/release/kpki
+if [ -z "${KPKI_BIN:-}" ]; then cargo build --release --quiet; fi
+KPKI=${KPKI_BIN:-$PWD/target/release/kpki}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work"
 echo '{"CN":"bench CA","key":{"algo":"ecdsa","size":256}}' > ca-csr.json

@@ -12,8 +12,8 @@ set -euo pipefail
 CA_ALGO=${CA:-ecdsa}; ENDPOINT=${ENDPOINT:-sign}; DUR=${DUR:-10}; ROUNDS=${ROUNDS:-3}
 KPKI_SYNC=${KPKI_SYNC:-full}; CFSSL_DB=${CFSSL_DB:-delete}
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-KPKI=$PWD/target/release/kpki
+if [ -z "${KPKI_BIN:-}" ]; then cargo build --release --quiet; fi
+KPKI=${KPKI_BIN:-$PWD/target/release/kpki}
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
