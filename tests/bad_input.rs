@@ -2057,17 +2057,106 @@ fn certs_count_via_cli(db: &Path) -> usize {
 }
 
 // ---------------------------------------------------------------------------
-// Regression inputs from fuzzing (scripts/fuzz.sh); each was a crash or a wrong answer once.
+// Fuzzing: crash regressions and the seed corpus, replayed through the targets' entry points
 // ---------------------------------------------------------------------------
 
-/// Inputs the fuzz targets found problems with, fed to the same entry points. Every one must
-/// return (Ok or a coded Err) without panicking.
-#[test]
-fn fuzz_regressions_do_not_panic() {
-    let csr_inputs: &[&[u8]] = &[];
-    for input in csr_inputs {
-        let _ = kpki::csr::parse_der(input);
-        let _ = kpki::csr::parse_pem(input);
-        let _ = kpki::certinfo::detect(input);
+/// Inputs that crashed a fuzz target (target name, input), replayed through the same entry
+/// point. The campaign of 2026-11-22 (9 targets × 200 s, 23.7 M executions) found none; add
+/// each future crash here before fixing it.
+const FUZZ_CRASHES: &[(&str, &[u8])] = &[];
+
+/// What one fuzz target does with an input (the in-process server targets are covered by the
+/// API tables above instead). Panics are the failures; Ok and coded errors are both fine.
+fn replay(target: &str, data: &[u8]) {
+    match target {
+        "csr_der" => {
+            let der = kpki::csr::parse_der(data);
+            let via_pem = kpki::csr::parse_pem(
+                kpki::keys::pem_encode("CERTIFICATE REQUEST", data).as_bytes(),
+            );
+            assert_eq!(der.is_ok(), via_pem.is_ok(), "DER and PEM paths disagree");
+            let _ = kpki::certinfo::csr(data);
+        }
+        "csr_pem" => {
+            let _ = kpki::csr::parse_pem(data);
+        }
+        "certinfo" => {
+            if let Ok(infos) = kpki::certinfo::detect(data) {
+                let text = kpki::certinfo::to_json(&infos);
+                serde_json::from_str::<Value>(&text).expect("certinfo prints valid JSON");
+            }
+        }
+        "csr_json" => {
+            if let Ok(req) = CertificateRequest::from_json(data) {
+                let _ = req.key_algo();
+                if let Some(h) = &req.hosts {
+                    let _ = kpki::csr::classify_hosts(h);
+                }
+                if req.subject_attrs().is_ok() {
+                    let key = PrivateKey::generate(KeyAlgo::EcdsaP256).unwrap();
+                    if let Ok((der, _)) = kpki::csr::csr_for_key(&req, &key) {
+                        kpki::csr::parse_der(&der).expect("kpki parses the CSRs it builds");
+                    }
+                }
+            }
+        }
+        "config_json" => {
+            if let Ok(cfg) = Config::from_json(data) {
+                for name in cfg.signing.profiles.keys() {
+                    cfg.signing.profile(name).expect("listed profile");
+                }
+            }
+        }
+        "cfssljson" => {
+            let mut stdin: &[u8] = data;
+            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+            let mut ctx = kpki::cli::Ctx {
+                stdin: &mut stdin,
+                stdout: &mut stdout,
+                stderr: &mut stderr,
+            };
+            let args = ["-bare".to_string(), "-stdout".to_string()];
+            let _ = kpki::cli::main_with("cfssljson", &args, &mut ctx);
+        }
+        "flags" => {
+            if let Some((&which, rest)) = data.split_first() {
+                let cmds = kpki::cli::commands();
+                let cmd = cmds[usize::from(which) % cmds.len()];
+                let args: Vec<String> = rest
+                    .split(|b| *b == 0)
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                let mut allowed: Vec<&str> = cmd.flags.to_vec();
+                allowed.push("loglevel");
+                if let Ok(p) = kpki::cli::flags::parse(&args, &allowed) {
+                    for name in &allowed {
+                        let _ = (p.str(name), p.bool(name), p.int(name));
+                    }
+                }
+            }
+        }
+        _ => {}
     }
+}
+
+#[test]
+fn fuzz_crashes_and_seeds_replay_without_panics() {
+    for (target, input) in FUZZ_CRASHES {
+        replay(target, input);
+    }
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    let mut n = 0;
+    for target in std::fs::read_dir(&seeds).expect("fuzz/seeds").flatten() {
+        let name = target.file_name().to_string_lossy().into_owned();
+        for f in std::fs::read_dir(target.path()).unwrap().flatten() {
+            let data = std::fs::read(f.path()).unwrap();
+            replay(&name, &data);
+            n += 1;
+        }
+    }
+    assert!(
+        n >= 20,
+        "only {n} seed inputs found under {}",
+        seeds.display()
+    );
 }
