@@ -2160,3 +2160,88 @@ fn fuzz_crashes_and_seeds_replay_without_panics() {
         seeds.display()
     );
 }
+
+/// KPKI BUG (reported): `kpki serve` never drops a client that sends its request slowly or not
+/// at all: a connection with half a header, or with a complete header and half the promised
+/// body, is kept open indefinitely (observed: still open after 45 s). A few hundred such
+/// connections (slowloris) use up the process's file descriptors and the server stops accepting
+/// anyone. Fix: a header read timeout on the HTTP/1 builder (hyper's `header_read_timeout`
+/// needs a timer) and a deadline on reading the body (e.g. 30 s), so slow clients are cut off.
+/// This test runs the server with `ulimit -n 128`, opens 80 header-slow and 80 body-slow
+/// connections, and expects `/health` to answer again within 60 s. It fails until fixed.
+#[test]
+fn serve_drops_slow_clients_so_they_cannot_exhaust_connections() {
+    const SLOW_CLIENTS: usize = 160;
+    use std::io::Write;
+    let ws = Workspace::with_tools(Tools::kpki());
+    let data = ws.path("data");
+    let port = free_port();
+    let mut guard = ProcessGuard::new();
+    let log = std::fs::File::create(ws.path("serve.log")).unwrap();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args([
+        "-c",
+        "ulimit -n 128 && exec \"$0\" serve -data-dir \"$1\" -port \"$2\"",
+    ])
+    .arg(kpki_bin())
+    .arg(&data)
+    .arg(port.to_string())
+    .env("KPKI_LOG", "warn")
+    .stdout(log.try_clone().unwrap())
+    .stderr(log);
+    let pid = guard.spawn("kpki serve (ulimit -n 128)", cmd);
+    poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+        if !guard.is_running(pid) {
+            return Err("exited".to_string());
+        }
+        http_request(port, "GET", "/api/v1/cfssl/health", &[], None)
+            .map_err(|e| e.to_string())
+            .and_then(|r| (r.status == 200).then_some(()).ok_or(r.describe()))
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "server not ready: {e}\n{}",
+            std::fs::read_to_string(ws.path("serve.log")).unwrap_or_default()
+        )
+    });
+    let mut slow = Vec::new();
+    for i in 0..SLOW_CLIENTS {
+        let Ok(mut s) = std::net::TcpStream::connect_timeout(
+            &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_secs(2),
+        ) else {
+            continue;
+        };
+        let part: &[u8] = if i % 2 == 0 {
+            b"GET /api/v1/cfssl/health HTTP/1.1\r\nHost: x\r\n"
+        } else {
+            b"POST /api/v1/cfssl/sign HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"certificate_request\":"
+        };
+        let _ = s.write_all(part);
+        slow.push(s);
+    }
+    let healthy = poll_until(Duration::from_secs(60), Duration::from_millis(500), || {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(2)))
+            .map_err(|e| e.to_string())?;
+        s.write_all(b"GET /api/v1/cfssl/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .map_err(|e| e.to_string())?;
+        let mut buf = Vec::new();
+        use std::io::Read;
+        let _ = s.read_to_end(&mut buf);
+        if buf.starts_with(b"HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(format!("answer {:?}", String::from_utf8_lossy(&buf)))
+        }
+    });
+    assert!(guard.is_running(pid), "server died");
+    drop(slow);
+    assert!(
+        healthy.is_ok(),
+        "kpki bug: {SLOW_CLIENTS} slow clients starved the server (no header/body read timeout): \
+         {healthy:?}"
+    );
+}
