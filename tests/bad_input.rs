@@ -2245,3 +2245,41 @@ fn serve_drops_slow_clients_so_they_cannot_exhaust_connections() {
          {healthy:?}"
     );
 }
+
+/// `kpki serve` on a data directory it cannot write (a read-only mount, made in a private mount
+/// namespace) refuses to start with a coded error instead of serving without a database.
+#[test]
+fn serve_on_a_read_only_data_dir_refuses_to_start() {
+    if !can_unshare_mounts() {
+        loud("SKIP: no private mount namespaces here (needs root with CAP_SYS_ADMIN)");
+        return;
+    }
+    let ws = Workspace::with_tools(Tools::kpki());
+    let data = ws.path("data");
+    // First start creates the CA and the database; SIGTERM stops it.
+    let mut guard = ProcessGuard::new();
+    let server = start_serve(
+        &mut guard,
+        ws.dir(),
+        &["-data-dir", data.to_str().unwrap()],
+        Ready::Health,
+    );
+    guard.terminate(server.pid, Duration::from_secs(30));
+    let before = dir_snapshot(&data);
+    let script = format!(
+        "mount --bind '{d}' '{d}' && mount -o remount,bind,ro '{d}' '{d}' && exec \"$0\" serve -data-dir '{d}' -port {p}",
+        d = data.display(),
+        p = free_port()
+    );
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "sh", "-c", &script]).arg(kpki_bin());
+    let out = run_bounded(
+        c,
+        None,
+        Duration::from_secs(30),
+        "kpki serve on a read-only data dir",
+    );
+    out.exit_code(1);
+    assert!(out.error_json().is_some(), "{}", out.describe());
+    assert!(snapshot_diff(&before, &dir_snapshot(&data)).is_empty());
+}
