@@ -298,3 +298,70 @@ fn selfsign_certificate_is_pkilint_clean() {
         "kpki bug: selfsign certificate fails pkilint: {errors:?}"
     );
 }
+
+/// KPKI BUG (reported; a decision): hosts that are not valid DNS names (a space, an empty
+/// label, two wildcards, a leading hyphen, a trailing dot, a bare `@`) become dNSName SANs,
+/// which pkilint reports as `pkix.invalid_domain_name_syntax` (ERROR). cfssl writes them too,
+/// but kpki already refuses non-ASCII hosts with 5300 ("use its punycode form"); refusing these
+/// the same way keeps every issued certificate lint-clean. Each host must either be refused
+/// with a coded error or give a certificate without pkilint errors. Fails until then.
+#[test]
+fn malformed_dns_hosts_are_refused_or_lint_clean() {
+    if !require_program("lint_pkix_cert") {
+        return;
+    }
+    let ws = Workspace::with_tools(Tools::kpki());
+    ws.write(
+        "ca.json",
+        r#"{"CN":"Lint CA","key":{"algo":"ecdsa","size":256}}"#,
+    );
+    ws.sh("kpki gencert -initca ca.json | kpki json -bare ca")
+        .ok();
+    let hosts = [
+        "bad host.example.com",
+        "a..b.example.com",
+        "*.*.example.com",
+        "-lead.example.com",
+        "trailing.example.com.",
+        "user@",
+        "@example.com",
+    ];
+    let mut problems = Vec::new();
+    for (i, host) in hosts.iter().enumerate() {
+        ws.write_json(
+            &format!("h{i}.json"),
+            &serde_json::json!({"CN": "odd", "hosts": [host], "key": {"algo": "ecdsa", "size": 256}}),
+        );
+        let out = ws.run(
+            "kpki",
+            &[
+                "gencert",
+                "-ca=ca.pem",
+                "-ca-key=ca-key.pem",
+                "-profile=server",
+                &format!("h{i}.json"),
+            ],
+        );
+        if !out.success() {
+            if out.error_json().is_none() {
+                problems.push(format!("{host:?}: refused without a coded error"));
+            }
+            continue;
+        }
+        let cert = out.json()["cert"].as_str().unwrap_or_default().to_string();
+        ws.write(&format!("h{i}.pem"), &cert);
+        let errors: Vec<String> = pkilint(ws.dir(), "lint_pkix_cert", &[&format!("h{i}.pem")])
+            .into_iter()
+            .filter(is_error)
+            .map(|f| f.code)
+            .collect();
+        if !errors.is_empty() {
+            problems.push(format!("{host:?}: issued, pkilint {errors:?}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "kpki bug: malformed hosts give certificates that fail pkilint:\n{}",
+        problems.join("\n")
+    );
+}
