@@ -365,3 +365,90 @@ fn malformed_dns_hosts_are_refused_or_lint_clean() {
         problems.join("\n")
     );
 }
+
+/// KPKI BUG (reported; a decision for the lengths): subject values longer than X.520's upper
+/// bounds (CN/O/OU 64, L/ST 128, serialNumber 64) are written as given, and a non-printable
+/// `serialnumber` is written as UTF8String although X520SerialNumber is a PrintableString;
+/// pkilint reports both as FATAL `itu.invalid_asn1_syntax`. kpki already refuses a bad
+/// country code with 9400 ("must be a two-letter code"); these deserve the same. Each value
+/// must be refused with a coded error or give a lint-clean certificate. Fails until then.
+#[test]
+fn oversized_or_unencodable_subject_values_are_refused_or_lint_clean() {
+    if !require_program("lint_pkix_cert") {
+        return;
+    }
+    let ws = Workspace::with_tools(Tools::kpki());
+    ws.write(
+        "ca.json",
+        r#"{"CN":"Lint CA","key":{"algo":"ecdsa","size":256}}"#,
+    );
+    ws.sh("kpki gencert -initca ca.json | kpki json -bare ca")
+        .ok();
+    let long = |n: usize| "x".repeat(n);
+    let cases: Vec<(&str, serde_json::Value)> = vec![
+        ("CN of 65", serde_json::json!({"CN": long(65)})),
+        (
+            "O of 65",
+            serde_json::json!({"CN": "a", "names": [{"O": long(65)}]}),
+        ),
+        (
+            "OU of 65",
+            serde_json::json!({"CN": "a", "names": [{"OU": long(65)}]}),
+        ),
+        (
+            "L of 129",
+            serde_json::json!({"CN": "a", "names": [{"L": long(129)}]}),
+        ),
+        (
+            "ST of 129",
+            serde_json::json!({"CN": "a", "names": [{"ST": long(129)}]}),
+        ),
+        (
+            "serialnumber of 65",
+            serde_json::json!({"CN": "a", "serialnumber": long(65)}),
+        ),
+        (
+            "non-printable serialnumber",
+            serde_json::json!({"CN": "a", "serialnumber": "é-1"}),
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (i, (what, mut req)) in cases.into_iter().enumerate() {
+        req["hosts"] = serde_json::json!(["ok.example.com"]);
+        req["key"] = serde_json::json!({"algo": "ecdsa", "size": 256});
+        ws.write_json(&format!("s{i}.json"), &req);
+        let out = ws.run(
+            "kpki",
+            &[
+                "gencert",
+                "-ca=ca.pem",
+                "-ca-key=ca-key.pem",
+                "-profile=server",
+                &format!("s{i}.json"),
+            ],
+        );
+        if !out.success() {
+            if out.error_json().is_none() {
+                problems.push(format!("{what}: refused without a coded error"));
+            }
+            continue;
+        }
+        ws.write(
+            &format!("s{i}.pem"),
+            out.json()["cert"].as_str().unwrap_or_default(),
+        );
+        let errors: Vec<String> = pkilint(ws.dir(), "lint_pkix_cert", &[&format!("s{i}.pem")])
+            .into_iter()
+            .filter(is_error)
+            .map(|f| f.code)
+            .collect();
+        if !errors.is_empty() {
+            problems.push(format!("{what}: issued, pkilint {errors:?}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "kpki bug: subject values outside X.520 give certificates that fail pkilint:\n{}",
+        problems.join("\n")
+    );
+}
