@@ -124,6 +124,22 @@ fn write_ia5(w: DERWriter, s: &str) {
     w.write_tagged_implicit(TAG_IA5STRING, |w| w.write_bytes(s.as_bytes()))
 }
 
+/// X.520 / RFC 5280 Appendix A upper bounds (in characters) of the attributes kpki writes.
+fn upper_bound(o: &[u64]) -> Option<(&'static str, usize)> {
+    Some(match o {
+        x if x == oid::CN => ("common name", 64),
+        x if x == oid::O => ("organization", 64),
+        x if x == oid::OU => ("organizational unit", 64),
+        x if x == oid::L => ("locality", 128),
+        x if x == oid::ST => ("state or province", 128),
+        x if x == oid::STREET => ("street address", 128),
+        x if x == oid::POSTAL_CODE => ("postal code", 40),
+        x if x == oid::SERIAL_NUMBER => ("subject serialNumber", 64),
+        x if x == oid::EMAIL => ("email address", 255),
+        _ => return None,
+    })
+}
+
 /// Encodes a Name with one RDN per attribute, in the given order.
 pub fn encode_name(attrs: &[NameAttr]) -> Result<Vec<u8>> {
     for a in attrs {
@@ -141,6 +157,26 @@ pub fn encode_name(attrs: &[NameAttr]) -> Result<Vec<u8>> {
         }
         if a.oid.len() < 2 || a.oid[0] > 2 || (a.oid[0] < 2 && a.oid[1] > 39) {
             return Err(Error::Csr(9400, "invalid attribute OID".into()));
+        }
+        if let Some((name, max)) = upper_bound(&a.oid)
+            && a.value.chars().count() > max
+        {
+            return Err(Error::Csr(
+                9400,
+                format!(
+                    "{name} {:?} is longer than {max} characters (X.520 upper bound)",
+                    a.value
+                ),
+            ));
+        }
+        if a.oid == oid::SERIAL_NUMBER && !is_printable(&a.value) {
+            return Err(Error::Csr(
+                9400,
+                format!(
+                    "subject serialNumber {:?} must use only PrintableString characters",
+                    a.value
+                ),
+            ));
         }
     }
     Ok(yasna::construct_der(|w| {
@@ -285,6 +321,28 @@ pub fn subject_alt_name(s: &Sans, critical: bool) -> Result<Extension> {
             ));
         }
     }
+    for d in &s.dns {
+        if !is_dns_name(d) {
+            return Err(Error::Policy(
+                5300,
+                format!(
+                    "host {d:?} is not a valid DNS name (letters, digits and '-' in dot-separated labels of 1-63 characters; '*' only as the whole first label)"
+                ),
+            ));
+        }
+    }
+    for e in &s.email {
+        match e.split_once('@') {
+            Some((local, domain))
+                if !local.is_empty() && is_dns_name(domain) && !domain.starts_with('*') => {}
+            _ => {
+                return Err(Error::Policy(
+                    5300,
+                    format!("email address {e:?} is not valid"),
+                ));
+            }
+        }
+    }
     let v = yasna::construct_der(|w| {
         w.write_sequence(|w| {
             for d in &s.dns {
@@ -310,6 +368,25 @@ pub fn subject_alt_name(s: &Sans, critical: bool) -> Result<Extension> {
         })
     });
     Ok(Extension::new(oid::SAN, critical, v))
+}
+
+/// RFC 1034 preferred name syntax (as RFC 5280 §4.2.1.6 requires for dNSName), with a leading
+/// `*` label allowed for wildcards. No trailing dot, at most 253 characters.
+pub fn is_dns_name(name: &str) -> bool {
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    labels.iter().enumerate().all(|(i, l)| {
+        if i == 0 && *l == "*" {
+            return labels.len() > 1;
+        }
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
 }
 
 fn check_ascii_urls(urls: &[&str]) -> Result<()> {
@@ -599,6 +676,32 @@ mod tests {
         assert!(n.windows(5).any(|w| w == [0x0c, 3, b'a', b'&', b'b']));
         assert!(encode_name(&[NameAttr::new(oid::C, "USA")]).is_err());
         assert!(encode_name(&[NameAttr::new(oid::EMAIL, "ü@x")]).is_err());
+    }
+
+    #[test]
+    fn dns_names_and_bounds() {
+        for ok in [
+            "a.example.com",
+            "*.example.com",
+            "node1",
+            "xn--bcher-kva.example",
+            "a-b.c",
+        ] {
+            assert!(is_dns_name(ok), "{ok}");
+        }
+        for bad in [
+            "a..b", "*.*.a", "-a.b", "a-.b", "a.b.", "bad host", "user@", "*", "a_b.c", "",
+        ] {
+            assert!(!is_dns_name(bad), "{bad}");
+        }
+        assert!(encode_name(&[NameAttr::new(oid::CN, "x".repeat(64))]).is_ok());
+        assert_eq!(
+            encode_name(&[NameAttr::new(oid::CN, "x".repeat(65))])
+                .unwrap_err()
+                .code(),
+            9400
+        );
+        assert!(encode_name(&[NameAttr::new(oid::SERIAL_NUMBER, "é-1")]).is_err());
     }
 
     #[test]

@@ -8,11 +8,20 @@ use serde::de::DeserializeOwned;
 /// Largest accepted request body.
 pub const LIMIT: usize = 1 << 20;
 
-/// Reads the whole body, refusing more than [`LIMIT`] bytes.
+/// How long a client may take to send its body.
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads the whole body, refusing more than [`LIMIT`] bytes or a body slower than
+/// [`BODY_DEADLINE`] (408).
 pub async fn read(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, LIMIT)
-        .await
-        .map_err(|_| ApiError::too_large(LIMIT))
+    match tokio::time::timeout(BODY_DEADLINE, axum::body::to_bytes(body, LIMIT)).await {
+        Ok(r) => r.map_err(|_| ApiError::too_large(LIMIT)),
+        Err(_) => Err(ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            408,
+            "the request body was not received in time",
+        )),
+    }
 }
 
 /// Decodes JSON into `T`; failures are 400 "Unable to parse {what}: …".

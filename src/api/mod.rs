@@ -414,7 +414,14 @@ pub async fn serve(
                 peer: Some(peer),
                 client_cn: None,
             };
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            // HTTP/1.1 only (what cfssl clients speak), and a client that does not send its
+            // headers within 10 s is dropped, so slow clients cannot pile up (slowloris).
+            let mut builder =
+                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10));
             let make_svc = |info: ConnInfo| {
                 hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(info.clone());

@@ -47,7 +47,7 @@ pub fn server_config(
     let mut cfg = builder
         .with_single_cert(certs, key)
         .map_err(|e| Error::PrivateKey(2300, format!("-tls-cert/-tls-key: {e}")))?;
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }
 
