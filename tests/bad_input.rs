@@ -2283,3 +2283,294 @@ fn serve_on_a_read_only_data_dir_refuses_to_start() {
     assert!(out.error_json().is_some(), "{}", out.describe());
     assert!(snapshot_diff(&before, &dir_snapshot(&data)).is_empty());
 }
+
+// ---------------------------------------------------------------------------
+// Kubernetes endpoints: bootstrap-token REST (HMAC-authenticated) and TokenReview
+// ---------------------------------------------------------------------------
+
+/// (name, method, path, body, status, acceptable codes; empty = any)
+type TokenCase = (
+    &'static str,
+    &'static str,
+    String,
+    String,
+    u16,
+    &'static [u64],
+);
+
+/// Server HMAC key for the token endpoints.
+const SERVER_KEY_HEX: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_token_endpoints_and_tokenreview_refuse_bad_input() {
+    let p = pki();
+    let url = format!("sqlite://{}", p.ws.path("tokens.db").display());
+    let key = PrivateKey::from_pem(p.ca_key_pem.as_bytes(), None).unwrap();
+    let ca = kpki::signer::Ca::new(p.ca_pem.as_bytes(), key).unwrap();
+    let db = CertDb::connect(&url).await.unwrap();
+    let mut state = AppState::new(
+        Some(ca),
+        Config::from_json(CONFIG.as_bytes()).unwrap(),
+        Some(db.clone()),
+    );
+    let server_key = hex::decode(SERVER_KEY_HEX).unwrap();
+    state.auth_key = Some(server_key.clone());
+    let api = Api {
+        app: kpki::api::router(Arc::new(state), &[]),
+        db: db.clone(),
+        p,
+    };
+    let wrap = |inner: &str, key: &[u8], ts: i64| {
+        serde_json::to_string(&AuthenticatedRequest::wrap(key, inner.as_bytes(), ts)).unwrap()
+    };
+    let now = unix_now();
+    let k = server_key.as_slice();
+    let tokens = "/api/v1/kpki/tokens";
+    // (name, method, path, body, status, acceptable codes; empty = any)
+    let cases: Vec<TokenCase> = vec![
+        (
+            "create: anonymous",
+            "POST",
+            tokens.into(),
+            "{}".into(),
+            401,
+            &[7100],
+        ),
+        (
+            "create: wrong key",
+            "POST",
+            tokens.into(),
+            wrap("{}", b"not the key", now),
+            401,
+            &[7100],
+        ),
+        (
+            "create: stale timestamp",
+            "POST",
+            tokens.into(),
+            wrap("{}", k, now - 7200),
+            401,
+            &[7100],
+        ),
+        (
+            "create: malformed inner JSON",
+            "POST",
+            tokens.into(),
+            wrap("{\"ttl\": ", k, now),
+            400,
+            &[],
+        ),
+        (
+            "create: ttl of the wrong type",
+            "POST",
+            tokens.into(),
+            wrap(r#"{"ttl": 5}"#, k, now),
+            400,
+            &[],
+        ),
+        (
+            "create: ttl not a duration",
+            "POST",
+            tokens.into(),
+            wrap(r#"{"ttl": "forever"}"#, k, now),
+            400,
+            &[],
+        ),
+        (
+            "create: negative ttl",
+            "POST",
+            tokens.into(),
+            wrap(r#"{"ttl": "-1h"}"#, k, now),
+            400,
+            &[],
+        ),
+        (
+            "create: group with spaces",
+            "POST",
+            tokens.into(),
+            wrap(r#"{"groups": ["no spaces here"]}"#, k, now),
+            400,
+            &[],
+        ),
+        (
+            "create: group outside system:bootstrappers",
+            "POST",
+            tokens.into(),
+            wrap(r#"{"groups": ["system:masters"]}"#, k, now),
+            400,
+            &[],
+        ),
+        (
+            "create: unknown usage",
+            "POST",
+            tokens.into(),
+            wrap(r#"{"usages": ["root-access"]}"#, k, now),
+            400,
+            &[],
+        ),
+        (
+            "create: groups of the wrong type",
+            "POST",
+            tokens.into(),
+            wrap(r#"{"groups": "system:bootstrappers"}"#, k, now),
+            400,
+            &[],
+        ),
+        (
+            "create: oversized body",
+            "POST",
+            tokens.into(),
+            String::from_utf8(oversized()).unwrap(),
+            413,
+            &[413],
+        ),
+        (
+            "list: anonymous",
+            "GET",
+            tokens.into(),
+            String::new(),
+            401,
+            &[7100],
+        ),
+        (
+            "delete: anonymous",
+            "DELETE",
+            format!("{tokens}/abcdef"),
+            String::new(),
+            401,
+            &[7100],
+        ),
+        (
+            "delete: bad id",
+            "DELETE",
+            format!("{tokens}/ABC!!!"),
+            wrap(r#"{"id": "ABC!!!"}"#, k, now),
+            400,
+            &[],
+        ),
+        (
+            "delete: signed for another id",
+            "DELETE",
+            format!("{tokens}/abcdef"),
+            wrap(r#"{"id": "ghijkl"}"#, k, now),
+            400,
+            &[],
+        ),
+        (
+            "delete: unknown id",
+            "DELETE",
+            format!("{tokens}/zzzzzz"),
+            wrap(r#"{"id": "zzzzzz"}"#, k, now + 1),
+            404,
+            &[11200],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, method, path, body, status, codes) in &cases {
+        let before = db.list_tokens().await.unwrap().len();
+        let r = api.call(method, path, body.clone().into_bytes()).await;
+        let mut problems = Vec::new();
+        if r.status.as_u16() != *status {
+            problems.push(format!("status {}, want {status}", r.status));
+        }
+        match serde_json::from_slice::<Value>(&r.body) {
+            Ok(v) => {
+                let code = v["errors"][0]["code"].as_u64();
+                if v["success"] != false || code.is_none() {
+                    problems.push("not a coded failure envelope".into());
+                }
+                if let Some(c) = code
+                    && !codes.is_empty()
+                    && !codes.contains(&c)
+                {
+                    problems.push(format!("code {c}, want one of {codes:?}"));
+                }
+            }
+            Err(e) => problems.push(format!("not JSON: {e}")),
+        }
+        if String::from_utf8_lossy(&r.body).contains("token-secret") {
+            problems.push("a token secret in an error answer".into());
+        }
+        if db.list_tokens().await.unwrap().len() != before {
+            problems.push("token rows changed".into());
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "[{name}] {}: {}",
+                problems.join("; "),
+                r.describe()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} token cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+
+    // A good create still works, and its token passes a TokenReview.
+    let r = api
+        .call("POST", tokens, wrap("{}", k, unix_now() + 2).into_bytes())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.describe());
+    let created: Value = serde_json::from_slice(&r.body).unwrap();
+    let token = created["result"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    assert_eq!(db.list_tokens().await.unwrap().len(), 1);
+
+    // TokenReview answers Kubernetes Status objects for bad requests.
+    let review = "/apis/authentication.k8s.io/v1/tokenreviews";
+    let tr = |t: Value| {
+        json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": t}})
+            .to_string()
+    };
+    let bad: Vec<(&str, String, u16)> = vec![
+        ("empty body", String::new(), 400),
+        ("not JSON", "hello".into(), 400),
+        ("JSON array", "[1]".into(), 400),
+        ("wrong kind", json!({"apiVersion": "authentication.k8s.io/v1", "kind": "Pod", "spec": {"token": token}}).to_string(), 400),
+        ("unknown apiVersion", json!({"apiVersion": "authentication.k8s.io/v9", "kind": "TokenReview", "spec": {"token": token}}).to_string(), 400),
+        ("spec of the wrong type", json!({"kind": "TokenReview", "spec": "x"}).to_string(), 400),
+        ("oversized", String::from_utf8(oversized()).unwrap(), 413),
+    ];
+    let mut failures = Vec::new();
+    for (name, body, status) in &bad {
+        let r = api.call("POST", review, body.clone().into_bytes()).await;
+        let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        if r.status.as_u16() != *status
+            || v["kind"] != "Status"
+            || v["status"] != "Failure"
+            || v["code"] != *status
+        {
+            failures.push(format!("[tokenreview: {name}] {}", r.describe()));
+        }
+    }
+    // Tokens that must not authenticate (answered 200 with authenticated:false, or a 400).
+    let wrong_secret = format!("{}.{}", &token[..6], "0000000000000000");
+    for (name, t) in [
+        ("wrong secret", json!(wrong_secret)),
+        ("malformed token", json!("not-a-token")),
+        ("empty token", json!("")),
+        ("token of the wrong type", json!(12345)),
+        ("token id only", json!(&token[..6])),
+    ] {
+        let r = api.call("POST", review, tr(t).into_bytes()).await;
+        let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        let refused = (r.status == StatusCode::OK && v["status"]["authenticated"] == false)
+            || (r.status == StatusCode::BAD_REQUEST && v["kind"] == "Status");
+        if !refused {
+            failures.push(format!("[tokenreview: {name}] {}", r.describe()));
+        }
+    }
+    let r = api
+        .call("POST", review, tr(json!(token)).into_bytes())
+        .await;
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["status"]["authenticated"], true, "{}", r.describe());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    api.good_sign("token endpoints").await;
+}
