@@ -2622,3 +2622,100 @@ fn token_csv_line_refuses_what_the_token_file_check_warns_about() {
         problems.join("\n")
     );
 }
+
+/// `cluster init` validates the whole inventory before writing anything; a failure while
+/// writing (a path taken by a directory) leaves no temp files, and the next run completes the
+/// tree, keeping what was already issued.
+#[test]
+fn cli_cluster_init_refuses_bad_inventories_and_recovers_from_write_errors() {
+    let ws = Workspace::with_tools(Tools::kpki());
+    let inventories = [
+        ("unclosed YAML", "name: x\nnodes: [\n"),
+        (
+            "invalid IP",
+            "name: x\nnodes:\n  - {name: n1, ip: 999.1.1.1, roles: [etcd]}\n",
+        ),
+        (
+            "bad node name",
+            "name: x\nnodes:\n  - {name: \"bad name!\", ip: 10.0.0.1, roles: [worker]}\n",
+        ),
+        (
+            "unknown role",
+            "name: x\nnodes:\n  - {name: n1, ip: 10.0.0.1, roles: [wizard]}\n",
+        ),
+        ("no nodes", "name: x\nnodes: []\n"),
+        (
+            "bad service CIDR",
+            "name: x\nserviceCIDR: 10.0.0.0/99\nnodes:\n  - {name: n1, ip: 10.0.0.1, roles: [etcd, control-plane]}\n",
+        ),
+        (
+            "duplicate node",
+            "name: x\nnodes:\n  - {name: n1, ip: 10.0.0.1, roles: [etcd, control-plane]}\n  - {name: n1, ip: 10.0.0.2, roles: [worker]}\n",
+        ),
+        ("JSON of the wrong shape", r#"{"name": 5, "nodes": "n1"}"#),
+        ("binary", "\u{0}\u{1}\u{2}"),
+    ];
+    let mut cases = Vec::new();
+    for (i, (name, text)) in inventories.iter().enumerate() {
+        let file = format!("inv{i}.yaml");
+        ws.write(&file, text);
+        cases.push(case(
+            name,
+            vec![
+                "cluster".into(),
+                "init".into(),
+                "-f".into(),
+                file,
+                "-o".into(),
+                format!("out{i}"),
+            ],
+            &[5200, 7200],
+        ));
+    }
+    cases.push(case(
+        "missing inventory",
+        with(&["cluster", "init", "-f", "missing.yaml", "-o"], &["outm"]),
+        &[7300, 5200],
+    ));
+    run_cli_cases(&ws, &cases);
+
+    // A write error late in the run: no temp files; fixing it and re-running completes.
+    ws.write(
+        "cluster.yaml",
+        "name: x\nnodes:\n  - {name: node1, ip: 127.0.0.1, roles: [etcd, control-plane, worker]}\n",
+    );
+    std::fs::create_dir_all(ws.path("out/kubeconfig/admin.kubeconfig")).unwrap();
+    let out = ws.run(
+        "kpki",
+        &["cluster", "init", "-f", "cluster.yaml", "-o", "out"],
+    );
+    out.exit_code(1);
+    assert!(out.error_json().is_some(), "{}", out.describe());
+    let temps: Vec<String> = dir_snapshot(&ws.path("out"))
+        .keys()
+        .map(|p| p.display().to_string())
+        .filter(|p| p.contains(".tmp"))
+        .collect();
+    assert!(temps.is_empty(), "temp files left: {temps:?}");
+    let issued_before: Vec<PathBuf> = dir_snapshot(&ws.path("out")).into_keys().collect();
+    std::fs::remove_dir(ws.path("out/kubeconfig/admin.kubeconfig")).unwrap();
+    let again = ws.run(
+        "kpki",
+        &["cluster", "init", "-f", "cluster.yaml", "-o", "out"],
+    );
+    again.ok();
+    assert!(
+        !again.stdout.lines().any(|l| l.starts_with("renewed")),
+        "the re-run should keep what exists: {}",
+        again.stdout
+    );
+    let after = dir_snapshot(&ws.path("out"));
+    for p in issued_before {
+        assert!(after.contains_key(&p), "{} vanished", p.display());
+    }
+    assert!(
+        after
+            .keys()
+            .any(|p| p.ends_with("kubeconfig/admin.kubeconfig"))
+    );
+}
