@@ -80,9 +80,14 @@ pub fn csv_line(token: &str, user: &str, uid: &str, groups: &[String]) -> Result
     if token.is_empty() {
         return Err(Error::BadRequest("the token may not be empty".into()));
     }
-    if token.contains([',', '"', '\r', '\n', ' ', '\t']) {
+    // Refuse everything the checker (and kube-apiserver) would trip on: separators, any
+    // whitespace or control character, a leading '#' (reads as a comment), a byte-order mark.
+    if token.contains(|c: char| c == ',' || c == '"' || c.is_whitespace() || c.is_control())
+        || token.starts_with('#')
+        || token.contains('\u{feff}')
+    {
         return Err(Error::BadRequest(
-            "the token may not contain commas, quotes, spaces or line breaks".into(),
+            "the token may not contain commas, quotes, whitespace or control characters, start with '#', or hold a byte-order mark".into(),
         ));
     }
     if user.is_empty() {
