@@ -842,11 +842,10 @@ fn cli_certinfo_and_cfssljson_refuse_garbage() {
     assert!(snapshot_diff(&before, &dir_snapshot(p.ws.dir())).is_empty());
 }
 
-/// KPKI BUG (reported): `kpki json -bare` writes its files one by one, so when a later file
-/// cannot be written (here `out-key.pem` is a directory) the earlier `out.pem` stays on disk:
-/// a half-written set. src/cli/json.rs says "nothing is written unless the input is complete
-/// and valid". Expected: all files or none (write every temp file first, then rename them all,
-/// removing the temps on failure). This test fails until that is fixed.
+/// Regression for a kpki bug this suite found (fixed in e21f823): `kpki json -bare` wrote its
+/// files one by one, so when a later file could not be written (here `out-key.pem` is a
+/// directory) the earlier `out.pem` stayed on disk, a half-written set. Expected: all files or
+/// none, and no temp files.
 #[test]
 fn cli_json_bare_writes_all_files_or_none() {
     let ws = Workspace::with_tools(Tools::kpki());
@@ -2182,14 +2181,12 @@ fn fuzz_crashes_and_seeds_replay_without_panics() {
     );
 }
 
-/// KPKI BUG (reported): `kpki serve` never drops a client that sends its request slowly or not
-/// at all: a connection with half a header, or with a complete header and half the promised
-/// body, is kept open indefinitely (observed: still open after 45 s). A few hundred such
-/// connections (slowloris) use up the process's file descriptors and the server stops accepting
-/// anyone. Fix: a header read timeout on the HTTP/1 builder (hyper's `header_read_timeout`
-/// needs a timer) and a deadline on reading the body (e.g. 30 s), so slow clients are cut off.
-/// This test runs the server with `ulimit -n 128`, opens 80 header-slow and 80 body-slow
-/// connections, and expects `/health` to answer again within 60 s. It fails until fixed.
+/// Regression for a kpki bug this suite found (fixed in d14eaf7): `kpki serve` never dropped a
+/// client that sends its request slowly or not at all (half a header, or a complete header and
+/// half the promised body: still open after 45 s), so a few hundred such connections
+/// (slowloris) used up the file descriptors and the server stopped accepting anyone. This test
+/// runs the server with `ulimit -n 128`, opens 80 header-slow and 80 body-slow connections, and
+/// expects `/health` to answer again within 60 s.
 #[test]
 fn serve_drops_slow_clients_so_they_cannot_exhaust_connections() {
     const SLOW_CLIENTS: usize = 160;
@@ -2596,12 +2593,11 @@ async fn api_token_endpoints_and_tokenreview_refuse_bad_input() {
     api.good_sign("token endpoints").await;
 }
 
-/// KPKI BUG (reported; found by the token_csv fuzz target): `token::csv_line` (behind
-/// `kpki token csv`) refuses spaces and tabs in a token but accepts other whitespace (form
-/// feed, vertical tab, NBSP…), a leading `#` and a leading byte-order mark, and writes lines
-/// that its own checker (`check_token_file`, `kpki token check`) then warns about: "surrounding
-/// spaces; kube-apiserver does not trim them", "looks like a comment", "byte-order mark". The
-/// writer should refuse what the checker warns about. Fails until then.
+/// Regression for a kpki bug the token_csv fuzz target found (fixed in 6137023):
+/// `token::csv_line` (behind `kpki token csv`) refused spaces and tabs in a token but accepted
+/// other whitespace (form feed, vertical tab, NBSP), a leading `#` and a byte-order mark, and
+/// wrote lines its own checker (`check_token_file`, `kpki token check`) then warned about. The
+/// writer must refuse what the checker warns about.
 #[test]
 fn token_csv_line_refuses_what_the_token_file_check_warns_about() {
     let mut problems = Vec::new();

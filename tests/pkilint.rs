@@ -284,11 +284,10 @@ fn crls_are_pkilint_clean() {
     );
 }
 
-/// KPKI BUG (reported): `selfsign` issues an end-entity certificate without an Authority Key
-/// Identifier. RFC 5280 4.2.1.1 allows omitting it only in a CA's self-signed certificate;
-/// pkilint reports `pkix.authority_key_identifier_extension_absent` (ERROR). cfssl's selfsign
-/// omits it too (Go's x509 does for self-signed templates), so the fix (AKI = SKI) is a
-/// deliberate, harmless deviation. This test fails until then.
+/// Regression for a kpki bug pkilint found (fixed in 2e63ed3): `selfsign` issued an end-entity
+/// certificate without an Authority Key Identifier. RFC 5280 4.2.1.1 allows omitting it only in
+/// a CA's self-signed certificate; pkilint reports `pkix.authority_key_identifier_extension_absent`
+/// (ERROR). cfssl's selfsign omits it too, so AKI = SKI is a deliberate, harmless deviation.
 #[test]
 fn selfsign_certificate_is_pkilint_clean() {
     if !require_program("lint_pkix_cert") {
@@ -311,12 +310,11 @@ fn selfsign_certificate_is_pkilint_clean() {
     );
 }
 
-/// KPKI BUG (reported; a decision): hosts that are not valid DNS names (a space, an empty
-/// label, two wildcards, a leading hyphen, a trailing dot, a bare `@`) become dNSName SANs,
-/// which pkilint reports as `pkix.invalid_domain_name_syntax` (ERROR). cfssl writes them too,
-/// but kpki already refuses non-ASCII hosts with 5300 ("use its punycode form"); refusing these
-/// the same way keeps every issued certificate lint-clean. Each host must either be refused
-/// with a coded error or give a certificate without pkilint errors. Fails until then.
+/// Regression for a kpki gap pkilint found (fixed in d14eaf7): hosts that are not valid DNS
+/// names (a space, an empty label, two wildcards, a leading hyphen, a trailing dot, a bare `@`)
+/// became dNSName SANs, which pkilint reports as `pkix.invalid_domain_name_syntax` (ERROR).
+/// cfssl writes them too. Each host must be refused with a coded error or give a certificate
+/// without pkilint errors.
 #[test]
 fn malformed_dns_hosts_are_refused_or_lint_clean() {
     if !require_program("lint_pkix_cert") {
@@ -378,12 +376,11 @@ fn malformed_dns_hosts_are_refused_or_lint_clean() {
     );
 }
 
-/// KPKI BUG (reported; a decision for the lengths): subject values longer than X.520's upper
-/// bounds (CN/O/OU 64, L/ST 128, serialNumber 64) are written as given, and a non-printable
-/// `serialnumber` is written as UTF8String although X520SerialNumber is a PrintableString;
-/// pkilint reports both as FATAL `itu.invalid_asn1_syntax`. kpki already refuses a bad
-/// country code with 9400 ("must be a two-letter code"); these deserve the same. Each value
-/// must be refused with a coded error or give a lint-clean certificate. Fails until then.
+/// Regression for a kpki gap pkilint found (fixed in d14eaf7): subject values longer than
+/// X.520's upper bounds (CN/O/OU 64, L/ST 128, serialNumber 64) were written as given, and a
+/// non-printable `serialnumber` as UTF8String although X520SerialNumber is a PrintableString;
+/// pkilint reports both as FATAL `itu.invalid_asn1_syntax`. Each value must be refused with a
+/// coded error or give a lint-clean certificate.
 #[test]
 fn oversized_or_unencodable_subject_values_are_refused_or_lint_clean() {
     if !require_program("lint_pkix_cert") {
