@@ -25,6 +25,10 @@ use crate::error::{Error, Result};
 
 /// Most inserts committed in one group-commit transaction.
 const MAX_BATCH: usize = 256;
+/// The writer's page cache, KiB (SQLite's default is 2,000).
+const WRITER_CACHE_KIB: u32 = 8192;
+/// Rows committed between two background WAL checkpoints.
+const CHECKPOINT_EVERY_ROWS: usize = 256;
 /// Inserts that may wait for the writer before `insert_certificate` callers are back-pressured.
 const QUEUE_DEPTH: usize = 1024;
 /// Readers (and the few non-insert writes) share this many pooled connections.
@@ -42,10 +46,6 @@ const FILL_BULK_MIN_ROWS: u64 = 10_000;
 /// The columns of `certificates`, in `CertificateRecord` order.
 const CERT_COLUMNS: &str = "serial_number, authority_key_identifier, ca_label, status, reason, expiry, \
      revoked_at, pem, issued_at, not_before, metadata, sans, common_name, profile";
-
-const INSERT_CERT_SQL: &str = "INSERT INTO certificates (serial_number, authority_key_identifier, ca_label, \
-     status, reason, expiry, revoked_at, pem, issued_at, not_before, metadata, sans, common_name, profile) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// CRL entries of one issuer (served by idx_certificates_aki_status_expiry).
 const REVOKED_UNEXPIRED_SQL: &str = "SELECT serial_number, revoked_at, reason, not_before \
@@ -288,7 +288,7 @@ impl SqliteDb {
         };
         let stats = Arc::new(WriterStats::default());
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        let handle = tokio::spawn(writer_loop(conn, rx, stats.clone()));
+        let handle = tokio::spawn(writer_loop(conn, rx, stats.clone(), pool.clone()));
         Ok(SqliteDb {
             pool,
             writer: tx,
@@ -725,22 +725,8 @@ impl SyntheticRows {
                 multi_insert_sql(ready.len()).into()
             };
             let mut q = sqlx::query(AssertSqlSafe(sql));
-            for row in ready {
-                q = q
-                    .bind(row.serial)
-                    .bind(row.aki)
-                    .bind(row.ca_label)
-                    .bind(row.status)
-                    .bind(row.reason)
-                    .bind(row.expiry)
-                    .bind(row.revoked_at)
-                    .bind(row.pem)
-                    .bind(row.issued_at)
-                    .bind(row.not_before)
-                    .bind(row.metadata)
-                    .bind(row.sans)
-                    .bind(row.common_name)
-                    .bind(row.profile);
+            for row in &ready {
+                q = bind_cert(q, row);
             }
             let next_k = step(left);
             let (done, next) = tokio::join!(q.execute(&mut *conn), async { self.generate(next_k) });
@@ -791,9 +777,24 @@ async fn writer_loop(
     mut conn: SqliteConnection,
     mut rx: mpsc::Receiver<WriterMsg>,
     stats: Arc<WriterStats>,
+    pool: SqlitePool,
 ) {
+    // The writer never checkpoints inline (that stalled every waiting request for the time of
+    // a checkpoint, every ~1000 pages); a pooled connection checkpoints in the background
+    // (PASSIVE: never blocks the writer) after every CHECKPOINT_EVERY_ROWS rows.
+    let setup = sqlx::raw_sql(AssertSqlSafe(format!(
+        "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -{WRITER_CACHE_KIB}"
+    )))
+    .execute(&mut conn)
+    .await;
+    if let Err(e) = setup {
+        tracing::warn!("certificate database writer setup: {}", sql_message(&e));
+    }
+    let checkpointing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut rows_since_checkpoint = 0usize;
     let mut batch: Vec<(Box<PreparedCert>, oneshot::Sender<Result<()>>)> =
         Vec::with_capacity(MAX_BATCH);
+    let mut sql_cache: Vec<Option<Arc<str>>> = Vec::new();
     let mut shutdown = None;
     while shutdown.is_none() {
         let Some(first) = rx.recv().await else { break };
@@ -815,7 +816,23 @@ async fn writer_loop(
             }
         }
         if !batch.is_empty() {
-            commit_batch(&mut conn, &mut batch, &stats).await;
+            rows_since_checkpoint += batch.len();
+            commit_batch(&mut conn, &mut batch, &stats, &mut sql_cache).await;
+            if rows_since_checkpoint >= CHECKPOINT_EVERY_ROWS
+                && !checkpointing.swap(true, Ordering::AcqRel)
+            {
+                rows_since_checkpoint = 0;
+                let (pool, flag) = (pool.clone(), checkpointing.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                        .execute(&pool)
+                        .await
+                    {
+                        tracing::warn!("checkpointing the certificate database: {}", sql_message(&e));
+                    }
+                    flag.store(false, Ordering::Release);
+                });
+            }
         }
     }
     if let Err(e) = conn.close().await {
@@ -829,27 +846,30 @@ async fn writer_loop(
     }
 }
 
-/// Commits `batch` in one transaction; if that fails, inserts the rows one by one (each in its
-/// own implicit transaction) so that one bad row fails alone. Answers and empties the batch.
+/// Commits `batch` as one multi-row INSERT (one statement is one implicit transaction, and one
+/// round trip to sqlx's SQLite thread instead of BEGIN + n INSERTs + COMMIT); if that fails,
+/// inserts the rows one by one (each in its own implicit transaction) so that one bad row fails
+/// alone. Answers and empties the batch.
 async fn commit_batch(
     conn: &mut SqliteConnection,
     batch: &mut Vec<(Box<PreparedCert>, oneshot::Sender<Result<()>>)>,
     stats: &WriterStats,
+    sql_cache: &mut Vec<Option<Arc<str>>>,
 ) {
-    let together = async {
-        let mut tx = conn.begin().await?;
-        for (rec, _) in batch.iter() {
-            if let Err(e) = insert_row(&mut tx, rec).await {
-                tx.rollback().await?;
-                return Err(e);
-            }
-        }
-        tx.commit().await
+    let n = batch.len();
+    if sql_cache.len() <= n {
+        sql_cache.resize(n + 1, None);
     }
-    .await;
-    if together.is_ok() {
+    let sql = sql_cache[n]
+        .get_or_insert_with(|| multi_insert_sql(n).into())
+        .clone();
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for (rec, _) in batch.iter() {
+        q = bind_cert(q, rec);
+    }
+    if q.execute(&mut *conn).await.is_ok() {
         stats.batches.fetch_add(1, Ordering::Relaxed);
-        stats.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats.rows.fetch_add(n as u64, Ordering::Relaxed);
         for (_, waiter) in batch.drain(..) {
             let _ = waiter.send(Ok(()));
         }
@@ -857,8 +877,10 @@ async fn commit_batch(
     }
     stats.fallbacks.fetch_add(1, Ordering::Relaxed);
     for (rec, waiter) in batch.drain(..) {
-        let result = insert_row(conn, &rec)
+        let result = bind_cert(sqlx::query(AssertSqlSafe(sql_cache_one(sql_cache))), &rec)
+            .execute(&mut *conn)
             .await
+            .map(|_| ())
             .map_err(|e| insert_err(&rec, &e));
         if result.is_ok() {
             stats.rows.fetch_add(1, Ordering::Relaxed);
@@ -867,13 +889,21 @@ async fn commit_batch(
     }
 }
 
-/// One INSERT of a prepared row.
-async fn insert_row(
-    conn: &mut SqliteConnection,
-    p: &PreparedCert,
-) -> std::result::Result<(), sqlx::Error> {
-    sqlx::query(INSERT_CERT_SQL)
-        .bind(p.serial.as_str())
+/// The one-row INSERT from the writer's statement cache.
+fn sql_cache_one(sql_cache: &mut Vec<Option<Arc<str>>>) -> Arc<str> {
+    if sql_cache.len() < 2 {
+        sql_cache.resize(2, None);
+    }
+    sql_cache[1]
+        .get_or_insert_with(|| multi_insert_sql(1).into())
+        .clone()
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Binds one row's 14 columns, in `CERT_COLUMNS` order.
+fn bind_cert<'q>(q: SqliteQuery<'q>, p: &'q PreparedCert) -> SqliteQuery<'q> {
+    q.bind(p.serial.as_str())
         .bind(p.aki.as_str())
         .bind(p.ca_label.as_str())
         .bind(p.status.as_str())
@@ -887,9 +917,6 @@ async fn insert_row(
         .bind(p.sans.as_deref())
         .bind(p.common_name.as_str())
         .bind(p.profile.as_str())
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
 }
 
 /// The SELECT for `list_certificates`: SQL text (fixed fragments only), its text binds in order,
@@ -1979,8 +2006,10 @@ mod tests {
                 async move {
                     let p = PreparedCert::from_record(&r)?;
                     let mut conn = pool.acquire().await.map_err(sql_err)?;
-                    insert_row(&mut conn, &p)
+                    bind_cert(sqlx::query(AssertSqlSafe(multi_insert_sql(1))), &p)
+                        .execute(&mut *conn)
                         .await
+                        .map(|_| ())
                         .map_err(|e| insert_err(&p, &e))
                 }
             })
