@@ -5,12 +5,6 @@ use kpki::cli::{self, CliError, Ctx};
 use std::io::Write;
 use std::process::ExitCode;
 
-// mimalloc instead of glibc malloc: the server's request path allocates many small buffers
-// across threads (hyper, serde, DER, PEM); glibc's arenas cost ~10 % of its CPU there
-// (perf, BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let mut argv = std::env::args();

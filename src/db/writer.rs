@@ -1,0 +1,356 @@
+//! The group-commit writer of the SQLite certificate database: one OS thread owning one SQLite
+//! connection (rusqlite) that takes every queued insert, commits them in one transaction, and only
+//! then answers each waiter. It knows the `certificates` columns and nothing of X.509, HTTP or the CLI.
+//!
+//! Why not sqlx here: sqlx's SQLite driver runs each statement on a worker thread of its own, so a
+//! batch cost BEGIN + n INSERTs + COMMIT round trips (thread wake-ups) between the writer task and
+//! that thread, and the writer sat idle in between. This thread runs the whole transaction itself;
+//! a request costs one hand-off in and one wake-up out (BENCHMARKS.md has the before/after).
+//! Readers, migrations and the rare other writes stay on the sqlx pool.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use rusqlite::{OpenFlags, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::sqlite::PreparedCert;
+use crate::error::{Error, Result};
+
+/// Most inserts committed in one group-commit transaction.
+pub(super) const MAX_BATCH: usize = 256;
+/// Inserts that may wait for the writer before `insert_certificate` callers are back-pressured.
+pub(super) const QUEUE_DEPTH: usize = 1024;
+/// The writer's page cache, KiB (SQLite's default is 2,000).
+const WRITER_CACHE_KIB: u32 = 4096;
+/// Rows committed between two background WAL checkpoints.
+const CHECKPOINT_EVERY_ROWS: u64 = 256;
+
+const INSERT_SQL: &str = "INSERT INTO certificates (serial_number, authority_key_identifier, \
+     ca_label, status, reason, expiry, revoked_at, pem, issued_at, not_before, metadata, sans, \
+     common_name, profile) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+
+/// Counters kept by the writer (read by tests and available for metrics).
+#[derive(Default)]
+pub(super) struct WriterStats {
+    /// Group-commit transactions committed.
+    pub(super) batches: AtomicU64,
+    /// Rows committed through the writer.
+    pub(super) rows: AtomicU64,
+    /// Batches that failed and were retried row by row.
+    pub(super) fallbacks: AtomicU64,
+}
+
+/// A message to the writer.
+pub(super) enum WriterMsg {
+    /// Insert this row; answer once it is committed (or failed).
+    Insert(Box<PreparedCert>, oneshot::Sender<Result<()>>),
+    /// Finish what is queued before this message, close the connection, then answer.
+    Shutdown(oneshot::Sender<()>),
+    /// Tests: wait for the signal before taking more work, so that a batch can be lined up.
+    #[cfg(test)]
+    Pause(std::sync::mpsc::Receiver<()>),
+}
+
+/// Where and how the writer opens its connection (the same file and settings as the pool's).
+pub(super) struct WriterTarget {
+    /// The database file, or sqlx's shared-cache name for `sqlite::memory:`.
+    pub(super) path: PathBuf,
+    pub(super) in_memory: bool,
+    /// PRAGMA synchronous value: "FULL" or "NORMAL".
+    pub(super) synchronous: &'static str,
+    pub(super) busy_timeout: Duration,
+}
+
+/// Checkpoints the WAL in two steps, so that no commit waits for a full checkpoint and the WAL
+/// still restarts from its beginning (it would otherwise grow without bound under steady load:
+/// a checkpoint running beside the writer never reaches the writer's last frame, and SQLite only
+/// rewinds the WAL once every frame is copied back).
+/// 1. every `CHECKPOINT_EVERY_ROWS` rows, `start` runs a PASSIVE checkpoint on another
+///    connection, in the background (the bulk of the pages and the database fsync);
+/// 2. when it has finished, the writer copies the few frames appended meanwhile itself
+///    (a short PASSIVE checkpoint), after which its next transaction rewinds the WAL.
+pub(super) struct Checkpointer {
+    busy: Arc<AtomicBool>,
+    finished: Arc<AtomicBool>,
+    start: Box<dyn Fn(CheckpointDone) + Send>,
+}
+
+/// Handed to a background checkpoint; `finish` when it is over (whatever its outcome).
+pub(super) struct CheckpointDone {
+    busy: Arc<AtomicBool>,
+    finished: Arc<AtomicBool>,
+}
+
+impl CheckpointDone {
+    pub(super) fn finish(self) {
+        self.finished.store(true, Ordering::Release);
+        self.busy.store(false, Ordering::Release);
+    }
+}
+
+impl Checkpointer {
+    pub(super) fn new(start: impl Fn(CheckpointDone) + Send + 'static) -> Checkpointer {
+        Checkpointer {
+            busy: Arc::new(AtomicBool::new(false)),
+            finished: Arc::new(AtomicBool::new(false)),
+            start: Box::new(start),
+        }
+    }
+
+    /// Starts a background checkpoint unless one is running.
+    fn start_background(&self) {
+        if !self.busy.swap(true, Ordering::AcqRel) {
+            (self.start)(CheckpointDone {
+                busy: self.busy.clone(),
+                finished: self.finished.clone(),
+            });
+        }
+    }
+
+    /// Whether a background checkpoint has finished since the last call.
+    fn take_finished(&self) -> bool {
+        self.finished.swap(false, Ordering::AcqRel)
+    }
+}
+
+/// Opens the writer's connection and starts its thread. The returned handle ends when the
+/// thread has closed its connection.
+pub(super) fn spawn(
+    target: &WriterTarget,
+    stats: Arc<WriterStats>,
+    checkpoint: Checkpointer,
+) -> Result<(mpsc::Sender<WriterMsg>, std::thread::JoinHandle<()>)> {
+    let conn = open(target)?;
+    let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+    let handle = std::thread::Builder::new()
+        .name("kpki-db-writer".into())
+        .spawn(move || run(conn, rx, &stats, &checkpoint))
+        .map_err(|e| Error::CertStore(11000, format!("cannot start the database writer: {e}")))?;
+    Ok((tx, handle))
+}
+
+fn open(t: &WriterTarget) -> Result<rusqlite::Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    if t.in_memory {
+        flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
+    }
+    let fail = |e: rusqlite::Error| {
+        Error::CertStore(
+            11000,
+            format!(
+                "cannot open the database writer connection: {}",
+                message(&e)
+            ),
+        )
+    };
+    let conn = rusqlite::Connection::open_with_flags(&t.path, flags).map_err(fail)?;
+    conn.busy_timeout(t.busy_timeout).map_err(fail)?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
+         PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -{WRITER_CACHE_KIB};",
+        t.synchronous
+    ))
+    .map_err(fail)?;
+    Ok(conn)
+}
+
+/// The thread body: takes one queued message, drains whatever else is queued (up to
+/// `MAX_BATCH`), commits the inserts in one transaction, then answers every waiter. Nobody is
+/// answered before the commit that holds their row has returned.
+fn run(
+    mut conn: rusqlite::Connection,
+    mut rx: mpsc::Receiver<WriterMsg>,
+    stats: &WriterStats,
+    checkpoint: &Checkpointer,
+) {
+    let mut batch: Vec<(Box<PreparedCert>, oneshot::Sender<Result<()>>)> =
+        Vec::with_capacity(MAX_BATCH);
+    let mut shutdown = None;
+    let mut rows_at_checkpoint = 0u64;
+    while shutdown.is_none() {
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                WriterMsg::Insert(rec, waiter) => batch.push((rec, waiter)),
+                WriterMsg::Shutdown(done) => {
+                    shutdown = Some(done);
+                    break;
+                }
+                #[cfg(test)]
+                WriterMsg::Pause(go) => {
+                    let _ = go.recv();
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(&mut conn, &mut batch, stats);
+            if checkpoint.take_finished() {
+                // Step 2: the tail the background checkpoint could not see.
+                let tail = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                if let Err(e) = tail {
+                    tracing::warn!("checkpointing the certificate database: {}", message(&e));
+                }
+            }
+            let rows = stats.rows.load(Ordering::Relaxed);
+            if rows - rows_at_checkpoint >= CHECKPOINT_EVERY_ROWS {
+                rows_at_checkpoint = rows;
+                checkpoint.start_background();
+            }
+        }
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(
+            "closing the certificate database writer connection: {}",
+            message(&e)
+        );
+    }
+    if let Some(done) = shutdown {
+        let _ = done.send(());
+    }
+}
+
+/// Commits `batch` in one IMMEDIATE transaction; if that fails, inserts the rows one by one
+/// (each in its own implicit transaction) so that one bad row fails alone. Answers and empties
+/// the batch.
+fn commit_batch(
+    conn: &mut rusqlite::Connection,
+    batch: &mut Vec<(Box<PreparedCert>, oneshot::Sender<Result<()>>)>,
+    stats: &WriterStats,
+) {
+    let together = (|| -> rusqlite::Result<()> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(INSERT_SQL)?;
+            for (rec, _) in batch.iter() {
+                insert(&mut stmt, rec)?;
+            }
+        }
+        tx.commit()
+    })();
+    if together.is_ok() {
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for (_, waiter) in batch.drain(..) {
+            let _ = waiter.send(Ok(()));
+        }
+        return;
+    }
+    stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+    for (rec, waiter) in batch.drain(..) {
+        let result = conn
+            .prepare_cached(INSERT_SQL)
+            .and_then(|mut stmt| insert(&mut stmt, &rec))
+            .map_err(|e| insert_err(&rec, &e));
+        if result.is_ok() {
+            stats.rows.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = waiter.send(result);
+    }
+}
+
+fn insert(stmt: &mut rusqlite::CachedStatement<'_>, p: &PreparedCert) -> rusqlite::Result<()> {
+    stmt.execute(params![
+        p.serial,
+        p.aki,
+        p.ca_label,
+        p.status,
+        p.reason,
+        p.expiry,
+        p.revoked_at,
+        p.pem,
+        p.issued_at,
+        p.not_before,
+        p.metadata,
+        p.sans,
+        p.common_name,
+        p.profile,
+    ])
+    .map(|_| ())
+}
+
+/// SQLite's own message for an error (as cfssl reports it).
+fn message(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// An 11100 insert error; a (serial, AKI) primary-key clash says so.
+fn insert_err(p: &PreparedCert, e: &rusqlite::Error) -> Error {
+    let unique = matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    );
+    if unique {
+        return Error::CertStore(
+            11100,
+            format!(
+                "failed to insert the certificate: duplicate certificate (serial number {}, authority key identifier {})",
+                p.serial, p.aki
+            ),
+        );
+    }
+    Error::CertStore(
+        11100,
+        format!("failed to insert the certificate: {}", message(e)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pragma(conn: &rusqlite::Connection, name: &str) -> String {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| {
+            r.get::<_, rusqlite::types::Value>(0)
+        })
+        .map(|v| format!("{v:?}"))
+        .unwrap()
+    }
+
+    #[test]
+    fn writer_connection_is_durable_wal_without_inline_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        for (sync, want) in [("FULL", "Integer(2)"), ("NORMAL", "Integer(1)")] {
+            let conn = open(&WriterTarget {
+                path: dir.path().join("w.db"),
+                in_memory: false,
+                synchronous: sync,
+                busy_timeout: Duration::from_secs(5),
+            })
+            .unwrap();
+            assert_eq!(pragma(&conn, "journal_mode"), "Text(\"wal\")");
+            assert_eq!(pragma(&conn, "synchronous"), want);
+            assert_eq!(pragma(&conn, "wal_autocheckpoint"), "Integer(0)");
+            assert_eq!(pragma(&conn, "foreign_keys"), "Integer(1)");
+            assert_eq!(pragma(&conn, "busy_timeout"), "Integer(5000)");
+        }
+    }
+
+    #[test]
+    fn an_unopenable_path_is_a_clean_11000_error() {
+        let e = open(&WriterTarget {
+            path: "/nonexistent-dir/x/w.db".into(),
+            in_memory: false,
+            synchronous: "FULL",
+            busy_timeout: Duration::from_secs(5),
+        })
+        .unwrap_err();
+        assert_eq!(e.code(), 11000, "{e}");
+    }
+}
