@@ -237,6 +237,7 @@ impl SqliteDb {
         let target = WriterTarget {
             path: opts.get_filename().to_path_buf(),
             in_memory: is_memory_url(url),
+            read_only: url_asks_read_only(url),
             synchronous: match sync {
                 SqliteSynchronous::Normal => "NORMAL",
                 _ => "FULL",
@@ -724,6 +725,19 @@ fn is_memory_url(url: &str) -> bool {
         .or_else(|| url.strip_prefix("sqlite:"))
         .unwrap_or(url);
     rest == ":memory:"
+}
+
+/// Whether the URL's query opens the database read-only (`mode=ro`, `immutable=1|true`).
+fn url_asks_read_only(url: &str) -> bool {
+    let Some((_, query)) = url.split_once('?') else {
+        return false;
+    };
+    query.split('&').any(|kv| {
+        matches!(
+            kv.to_ascii_lowercase().as_str(),
+            "mode=ro" | "immutable=1" | "immutable=true"
+        )
+    })
 }
 
 /// Refuses SQLite URLs that would give each pooled connection a database of its own (so the

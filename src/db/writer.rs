@@ -59,6 +59,8 @@ pub(super) struct WriterTarget {
     /// The database file, or sqlx's shared-cache name for `sqlite::memory:`.
     pub(super) path: PathBuf,
     pub(super) in_memory: bool,
+    /// The URL asked for `mode=ro` (or `immutable`): inserts then fail, as they must.
+    pub(super) read_only: bool,
     /// PRAGMA synchronous value: "FULL" or "NORMAL".
     pub(super) synchronous: &'static str,
     pub(super) busy_timeout: Duration,
@@ -133,10 +135,12 @@ pub(super) fn spawn(
 }
 
 fn open(t: &WriterTarget) -> Result<rusqlite::Connection> {
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
+    let mut flags = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    flags |= if t.read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+    };
     if t.in_memory {
         flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
     }
@@ -151,8 +155,12 @@ fn open(t: &WriterTarget) -> Result<rusqlite::Connection> {
     };
     let conn = rusqlite::Connection::open_with_flags(&t.path, flags).map_err(fail)?;
     conn.busy_timeout(t.busy_timeout).map_err(fail)?;
+    if !t.read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+    }
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
+        "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
          PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -{WRITER_CACHE_KIB};",
         t.synchronous
     ))
@@ -330,6 +338,7 @@ mod tests {
             let conn = open(&WriterTarget {
                 path: dir.path().join("w.db"),
                 in_memory: false,
+                read_only: false,
                 synchronous: sync,
                 busy_timeout: Duration::from_secs(5),
             })
@@ -347,6 +356,7 @@ mod tests {
         let e = open(&WriterTarget {
             path: "/nonexistent-dir/x/w.db".into(),
             in_memory: false,
+            read_only: false,
             synchronous: "FULL",
             busy_timeout: Duration::from_secs(5),
         })
