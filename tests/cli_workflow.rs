@@ -1317,3 +1317,56 @@ fn builtin_profiles_work_without_config() {
         }
     }
 }
+
+/// The hidden benchmark filler inserts what it says, revokes every Nth row, is not listed in
+/// the command list, and refuses bad numbers with a coded error.
+#[test]
+fn bench_fill_inserts_synthetic_rows_and_stays_hidden() {
+    let ws = Workspace::new();
+    let db = format!("sqlite://{}", ws.path("fill.db").display());
+    let out = ws.run(
+        "kpki",
+        &[
+            "bench-fill",
+            "-db",
+            &db,
+            "-rows",
+            "500",
+            "-revoked-every",
+            "5",
+        ],
+    );
+    out.ok();
+    assert!(
+        out.stdout.contains("table now has 500 rows"),
+        "{}",
+        out.stdout
+    );
+    let revoked = ws
+        .run(
+            "kpki",
+            &[
+                "certs", "-db", &db, "-status", "revoked", "-json", "-limit", "1000",
+            ],
+        )
+        .json();
+    assert_eq!(revoked.as_array().unwrap().len(), 100);
+    let good = ws
+        .run(
+            "kpki",
+            &[
+                "certs", "-db", &db, "-status", "good", "-json", "-limit", "1000",
+            ],
+        )
+        .json();
+    assert_eq!(good.as_array().unwrap().len(), 400);
+    let list = ws.run("kpki", &[]);
+    assert!(!list.stdout.contains("bench-fill") && !list.stderr.contains("bench-fill"));
+    let bad = ws.run("kpki", &["bench-fill", "-db", &db, "-rows", "-3"]);
+    assert_eq!(bad.code, Some(1), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("-rows must not be negative"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -176,6 +176,12 @@ pub const FLAGS: &[FlagDef] = &[
         "only certificates expiring within this duration (e.g. 720h, 30d)",
     ),
     i("limit", "100", "maximum rows to list"),
+    i("rows", "1000000", "synthetic certificate rows to insert"),
+    i(
+        "revoked-every",
+        "10",
+        "revoke every Nth synthetic row (0: none)",
+    ),
     s("o", "", "output file"),
     s("user", "kubelet-bootstrap", "user name"),
     s("uid", "10001", "user uid"),

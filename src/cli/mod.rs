@@ -6,6 +6,7 @@ pub mod flags;
 pub mod input;
 pub mod output;
 
+pub mod bench_fill;
 pub mod certinfo;
 pub mod certs;
 pub mod cluster;
@@ -115,8 +116,16 @@ pub fn commands() -> Vec<&'static Command> {
     ]
 }
 
+/// Commands that work but are not listed (benchmark tooling).
+fn hidden_commands() -> Vec<&'static Command> {
+    vec![&bench_fill::COMMAND]
+}
+
 fn find(name: &str) -> Option<&'static Command> {
-    commands().into_iter().find(|c| c.name == name)
+    commands()
+        .into_iter()
+        .chain(hidden_commands())
+        .find(|c| c.name == name)
 }
 
 fn top_usage() -> String {
