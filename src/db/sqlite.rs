@@ -23,6 +23,10 @@ use super::{
 };
 use crate::error::{Error, Result};
 
+/// Background checkpoint passes before handing the rest to the writer, and the frames left
+/// uncopied that end them early (the writer then copies those inline, briefly).
+const CHECKPOINT_MAX_PASSES: usize = 8;
+const CHECKPOINT_TAIL_FRAMES: i64 = 32;
 /// Readers (and the few non-insert writes) share this many pooled connections.
 const POOL_CONNECTIONS: u32 = 4;
 /// How long a connection waits for another's write lock before failing with "database is locked".
@@ -249,14 +253,24 @@ impl SqliteDb {
         let checkpoint = writer::Checkpointer::new(move |done| {
             let pool = ck_pool.clone();
             runtime.spawn(async move {
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                    .execute(&pool)
-                    .await
-                {
-                    tracing::warn!(
-                        "checkpointing the certificate database: {}",
-                        sql_message(&e)
-                    );
+                // Passes until what is left for the writer's own (blocking) tail step is small:
+                // each pass copies what the writer appended during the previous one.
+                for _ in 0..CHECKPOINT_MAX_PASSES {
+                    let r: std::result::Result<(i64, i64, i64), _> =
+                        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                            .fetch_one(&pool)
+                            .await;
+                    match r {
+                        Ok((_, log, copied)) if log - copied > CHECKPOINT_TAIL_FRAMES => {}
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(
+                                "checkpointing the certificate database: {}",
+                                sql_message(&e)
+                            );
+                            break;
+                        }
+                    }
                 }
                 done.finish();
             });
