@@ -676,6 +676,12 @@ fn cluster_init_builds_a_verifiable_rerunnable_tree() {
             .unwrap()
             .contains("admin.kubeconfig (user admin client-certificate-data)")
     }));
+    // Every certificate in the database is also on disk: listed once, by its file.
+    let from_db: Vec<&serde_json::Value> = items
+        .iter()
+        .filter(|e| e["source"].as_str().unwrap().contains("(serial "))
+        .collect();
+    assert!(from_db.is_empty(), "listed twice: {from_db:?}");
     let lefts: Vec<i64> = items
         .iter()
         .map(|e| e["seconds_left"].as_i64().unwrap())

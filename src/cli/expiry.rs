@@ -44,11 +44,20 @@ fn ser_time<S: serde::Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S:
     }
 }
 
+/// A certificate found under -dir.
+struct DiskCert {
+    cn: String,
+    source: String,
+    not_after: OffsetDateTime,
+    /// decimal, as the database stores it
+    serial: String,
+}
+
 const MAX_FILE: u64 = 1 << 20;
 const MAX_FILES: usize = 100_000;
 
 /// Certificates in one file's bytes: every CERTIFICATE PEM block, or a kubeconfig's embedded ones.
-fn certs_in(data: &[u8], source: &str, out: &mut Vec<(String, String, OffsetDateTime)>) {
+fn certs_in(data: &[u8], source: &str, out: &mut Vec<DiskCert>) {
     if data.contains(&0) {
         return; // binary (the database itself, archives): the database is read with -db
     }
@@ -66,7 +75,12 @@ fn certs_in(data: &[u8], source: &str, out: &mut Vec<(String, String, OffsetDate
                     } else {
                         format!("{source} (certificate {})", i + 1)
                     };
-                    out.push((f.cn, src, f.not_after));
+                    out.push(DiskCert {
+                        cn: f.cn,
+                        source: src,
+                        not_after: f.not_after,
+                        serial: f.serial,
+                    });
                 }
             }
         }
@@ -81,11 +95,7 @@ fn certs_in(data: &[u8], source: &str, out: &mut Vec<(String, String, OffsetDate
     }
 }
 
-fn walk(
-    dir: &Path,
-    out: &mut Vec<(String, String, OffsetDateTime)>,
-    seen: &mut usize,
-) -> Result<()> {
+fn walk(dir: &Path, out: &mut Vec<DiskCert>, seen: &mut usize) -> Result<()> {
     let rd = std::fs::read_dir(dir).map_err(|e| Error::io(&dir.display().to_string(), &e))?;
     let mut entries: Vec<_> = rd.filter_map(|e| e.ok()).collect();
     entries.sort_by_key(|e| e.path());
@@ -139,8 +149,11 @@ fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
             expiring: left.is_some_and(|l| l <= within.whole_seconds()),
         }
     };
-    for (cn, src, t) in certs {
-        entries.push(mk("certificate", cn, src, Some(t)));
+    // A certificate both on disk and in the database is listed once, by its file.
+    let on_disk: std::collections::HashSet<String> =
+        certs.iter().map(|c| c.serial.clone()).collect();
+    for c in certs {
+        entries.push(mk("certificate", c.cn, c.source, Some(c.not_after)));
     }
     if let Some(url) = url {
         let (rows, tokens) = super::record::runtime()?.block_on(async {
@@ -159,7 +172,10 @@ fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
             r
         })?;
         let src = crate::db::redact_url(&url);
-        for r in rows {
+        for r in rows
+            .into_iter()
+            .filter(|r| !on_disk.contains(&r.serial_number))
+        {
             entries.push(mk(
                 "certificate",
                 r.common_name.clone(),
