@@ -1,5 +1,5 @@
 //! SQLite backend of `CertDb`: connection setup (WAL, synchronous=FULL), migrations, runtime SQL,
-//! and the group-commit writer that batches certificate inserts into shared durable transactions.
+//! and the wiring of the group-commit writer (`writer.rs`) and its background checkpoints.
 //! It knows the schema in `migrations/` and nothing of X.509 policy, HTTP or the CLI.
 
 use std::fmt;
@@ -57,7 +57,7 @@ const EARLIEST_VALID_EXPIRY_SQL: &str = "SELECT expiry FROM certificates INDEXED
 const TOKEN_COLUMNS: &str =
     "token_id, secret_hash, expires_at, groups, usages, description, created_at, revoked_at";
 
-/// A SQLite certificate database: a reader pool plus one writer task owning its own connection.
+/// A SQLite certificate database: a reader pool plus one writer thread owning its own connection.
 /// Cheap to clone; all clones share the pool and the writer.
 #[derive(Clone)]
 pub struct SqliteDb {
