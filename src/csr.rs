@@ -309,6 +309,17 @@ pub fn parse_pem(text: &[u8]) -> Result<ParsedCsr> {
 
 /// Parses and verifies a DER CSR. The key type is read from the SubjectPublicKeyInfo.
 pub fn parse_der(bytes: &[u8]) -> Result<ParsedCsr> {
+    parse_der_checked(bytes, true)
+}
+
+/// Parses a CSR that this process has just built and signed with its own key (`generate`,
+/// `csr_for_key`) without checking that signature again: one ECDSA verify (~90 µs) saved per
+/// `/newcert`, `gencert` and `-initca`. Never use it for a CSR that came from outside.
+pub(crate) fn parse_own_der(bytes: &[u8]) -> Result<ParsedCsr> {
+    parse_der_checked(bytes, false)
+}
+
+fn parse_der_checked(bytes: &[u8], verify: bool) -> Result<ParsedCsr> {
     let bad = |m: String| Error::Csr(9300, m);
     let (rest, csr) = X509CertificationRequest::from_der(bytes)
         .map_err(|e| Error::Csr(9003, format!("CSR Parsing failed: {e}")))?;
@@ -321,14 +332,16 @@ pub fn parse_der(bytes: &[u8]) -> Result<ParsedCsr> {
     let info = &csr.certification_request_info;
     let spki = &info.subject_pki;
     let key_algo = spki_key_algo(spki)?;
-    verify_signature(
-        spki.raw,
-        key_algo,
-        &csr.signature_algorithm.algorithm.to_id_string(),
-        info.raw,
-        &csr.signature_value.data,
-    )
-    .map_err(bad)?;
+    if verify {
+        verify_signature(
+            spki.raw,
+            key_algo,
+            &csr.signature_algorithm.algorithm.to_id_string(),
+            info.raw,
+            &csr.signature_value.data,
+        )
+        .map_err(bad)?;
+    }
     let subject_attrs = name_attrs(&info.subject)?;
     let mut sans = Sans::default();
     let mut basic_constraints = None;

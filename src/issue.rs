@@ -78,17 +78,29 @@ fn local_profile<'a>(signing: &'a Signing, name: &str) -> Result<&'a SigningProf
 
 /// Signs a CSR with `ca` under the named profile.
 pub fn sign(ca: &Ca, signing: &Signing, req: &SignRequest) -> Result<Issued> {
-    let now = OffsetDateTime::now_utc();
     let profile = local_profile(signing, &req.profile)?;
     let parsed = csr::parse_pem(&req.csr_pem)?;
     let over = Overrides {
         hosts: req.hosts.clone(),
         subject: req.subject.clone(),
     };
+    sign_parsed(ca, profile, &parsed, &over, &req.profile, &req.label)
+}
+
+/// Signs an already parsed (and, if it came from outside, verified) CSR.
+fn sign_parsed(
+    ca: &Ca,
+    profile: &SigningProfile,
+    parsed: &csr::ParsedCsr,
+    over: &Overrides,
+    profile_name: &str,
+    label: &str,
+) -> Result<Issued> {
+    let now = OffsetDateTime::now_utc();
     let t = policy::leaf_template(
         profile,
-        &parsed,
-        &over,
+        parsed,
+        over,
         ca.facts(),
         now,
         signer::new_serial()?,
@@ -103,8 +115,8 @@ pub fn sign(ca: &Ca, signing: &Signing, req: &SignRequest) -> Result<Issued> {
         not_after: t.not_after,
         common_name: t.common_name(),
         dns_sans: t.sans.dns.clone(),
-        profile: req.profile.clone(),
-        label: req.label.clone(),
+        profile: profile_name.to_string(),
+        label: label.to_string(),
         warnings: vec![],
     })
 }
@@ -114,6 +126,8 @@ pub fn sign(ca: &Ca, signing: &Signing, req: &SignRequest) -> Result<Issued> {
 pub struct NewCert {
     /// private key PEM in cfssl's format
     pub key_pem: String,
+    /// CSR DER
+    pub csr_der: Vec<u8>,
     /// CSR PEM
     pub csr_pem: String,
     /// the certificate
@@ -134,20 +148,17 @@ pub fn new_cert(
             "ca section only permitted in initca".into(),
         ));
     }
-    local_profile(signing, profile)?; // fail before generating a key
+    let prof = local_profile(signing, profile)?; // fail before generating a key
     let g = csr::generate(req)?;
-    let sreq = SignRequest {
-        csr_pem: g.csr_pem.clone().into_bytes(),
-        profile: profile.to_string(),
-        label: label.to_string(),
-        ..Default::default()
-    };
-    let mut issued = sign(ca, signing, &sreq)?;
+    // The CSR was signed a moment ago by the key generated here: no need to verify it again.
+    let parsed = csr::parse_own_der(&g.csr_der)?;
+    let mut issued = sign_parsed(ca, prof, &parsed, &Overrides::default(), profile, label)?;
     if req.hosts.as_ref().is_none_or(|h| h.is_empty()) {
         issued.warnings.push(hosts_warning());
     }
     Ok(NewCert {
         key_pem: g.key.to_cfssl_pem()?,
+        csr_der: g.csr_der,
         csr_pem: g.csr_pem,
         issued,
     })
@@ -178,7 +189,7 @@ pub fn init_ca(req: &CertificateRequest, key: Option<PrivateKey>) -> Result<Self
         None => PrivateKey::generate(req.key_algo()?)?,
     };
     let (csr_der, csr_pem) = csr::csr_for_key(req, &key)?;
-    let parsed = csr::parse_der(&csr_der)?;
+    let parsed = csr::parse_own_der(&csr_der)?;
     let t = policy::ca_template(
         req,
         &parsed,
@@ -221,7 +232,7 @@ pub fn self_sign(req: &CertificateRequest, profile: Option<&SigningProfile>) -> 
     };
     let key = PrivateKey::generate(req.key_algo()?)?;
     let (csr_der, csr_pem) = csr::csr_for_key(req, &key)?;
-    let parsed = csr::parse_der(&csr_der)?;
+    let parsed = csr::parse_own_der(&csr_der)?;
     // cfssl compat: selfsign serials are uniform below 2^63.
     let mut serial = signer::new_serial()?[..8].to_vec();
     serial[0] &= 0x7f;

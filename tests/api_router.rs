@@ -739,6 +739,9 @@ async fn newcert_shape_sums_and_record() {
     );
     fx.ws.write("newcert-key.pem", key_pem);
     assert_key_matches_cert(&fx.ws, "newcert-key.pem", "newcert.pem");
+    // kpki does not re-verify the CSR it has just signed itself: openssl checks it instead.
+    fx.ws.write("newcert.csr", csr_pem);
+    openssl(&fx.ws, &["req", "-in", "newcert.csr", "-noout", "-verify"]);
     assert_eq!(
         result["sums"]["certificate"],
         upper_hex_digests(&pem_block(cert_pem, "CERTIFICATE"))

@@ -373,6 +373,7 @@ fn www_profile_server_certificate() {
     assert_eq!(server.sans, want, "SANs (x509-parser)");
     assert_eq!(openssl_cert_sans(&ws, "server.pem"), want, "SANs (openssl)");
     assert_eq!(csr_sans(&ws.read("server.csr")), want, "SANs in the CSR");
+    openssl(&ws, &["req", "-in", "server.csr", "-noout", "-verify"]);
     assert_eq!(server.ext_key_usage, Some(vec!["serverAuth".to_string()]));
     assert_eq!(server.public_key, "ecdsa-P-256");
     assert_eq!(

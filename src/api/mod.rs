@@ -237,7 +237,7 @@ impl AppState {
         Ok(m.insert(id.to_string(), expires).is_none())
     }
 
-    /// THE server signing step: issue on the blocking pool, record durably, then count it.
+    /// THE server signing step: issue (on the worker), record durably, then count it.
     pub async fn sign(&self, req: issue::SignRequest) -> Result<Issued, ApiError> {
         let ca = self.ca()?;
         let cfg = self.config.clone();

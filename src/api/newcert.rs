@@ -7,6 +7,7 @@ use super::{ConnInfo, IssuedSerial, Shared};
 use crate::csr::CertificateRequest;
 use crate::issue;
 use crate::jsonci;
+use crate::keys::KeyAlgo;
 use axum::extract::{Extension, State};
 use axum::response::Response;
 use md5::Digest;
@@ -23,16 +24,13 @@ struct NewCertRequest {
     label: String,
 }
 
-/// cfssl's `sums`: upper-case hex MD5, SHA-1 and SHA-256 of a PEM's DER.
-pub fn sums(pem_text: &str) -> Value {
-    let der = pem::parse(pem_text)
-        .map(|p| p.into_contents())
-        .unwrap_or_default();
+/// cfssl's `sums`: upper-case hex MD5, SHA-1 and SHA-256 of a certificate's or CSR's DER.
+pub fn sums(der: &[u8]) -> Value {
     let up = |b: &[u8]| hex::encode_upper(b);
     json!({
-        "md5": up(&md5::Md5::digest(&der)),
-        "sha-1": up(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der).as_ref()),
-        "sha-256": up(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der).as_ref()),
+        "md5": up(&md5::Md5::digest(der)),
+        "sha-1": up(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref()),
+        "sha-256": up(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref()),
     })
 }
 
@@ -56,16 +54,21 @@ pub async fn handle(
     let ca = st.ca()?;
     let cfg = st.config.clone();
     let (p, l) = (req.profile.clone(), req.label.clone());
-    let nc =
+    // An EC or Ed25519 key is generated in microseconds: done on the worker, like /sign. RSA key
+    // generation takes tens to hundreds of milliseconds and goes to the blocking pool.
+    let nc = if matches!(csr_req.key_algo()?, KeyAlgo::Rsa(_)) {
         tokio::task::spawn_blocking(move || issue::new_cert(&ca, &cfg.signing, &csr_req, &p, &l))
             .await
-            .map_err(|e| crate::error::Error::Internal(format!("signing task failed: {e}")))??;
+            .map_err(|e| crate::error::Error::Internal(format!("signing task failed: {e}")))??
+    } else {
+        issue::new_cert(&ca, &cfg.signing, &csr_req, &p, &l)?
+    };
     st.commit(&nc.issued).await?;
     let result = json!({
         "private_key": nc.key_pem,
         "certificate_request": nc.csr_pem,
         "certificate": nc.issued.cert_pem,
-        "sums": {"certificate": sums(&nc.issued.cert_pem), "certificate_request": sums(&nc.csr_pem)},
+        "sums": {"certificate": sums(&nc.issued.cert_der), "certificate_request": sums(&nc.csr_der)},
     });
     let mut r = ok(result, nc.issued.warnings.clone());
     r.extensions_mut().insert(IssuedSerial(nc.issued.serial));

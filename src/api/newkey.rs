@@ -21,7 +21,7 @@ pub async fn handle(State(_st): State<Shared>, b: axum::body::Body) -> Result<Re
         .map_err(|e| crate::error::Error::Internal(format!("key generation failed: {e}")))??;
     let key = g.key.to_cfssl_pem()?;
     Ok(ok(
-        json!({"private_key": key, "certificate_request": g.csr_pem, "sums": {"certificate_request": sums(&g.csr_pem)}}),
+        json!({"private_key": key, "certificate_request": g.csr_pem, "sums": {"certificate_request": sums(&g.csr_der)}}),
         vec![],
     ))
 }
