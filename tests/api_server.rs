@@ -367,6 +367,80 @@ fn embedded_ca_survives_restart_with_its_records() {
 }
 
 #[test]
+fn embedded_ca_key_is_encrypted_with_a_passphrase_and_needs_it_to_start() {
+    if !require_program("openssl") {
+        return;
+    }
+    let ws = workspace();
+    ws.write("pass.txt", "embedded pass phrase\n");
+    let mut guard = ProcessGuard::new();
+    let enc = ["-data-dir", "data", "-ca-key-passphrase", "file:pass.txt"];
+    let s1 = start_serve(&mut guard, ws.dir(), &enc, Ready::Health);
+    let key = ws.read("data/ca-key.pem");
+    assert!(
+        key.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "embedded CA key not encrypted:\n{key}"
+    );
+    assert_eq!(ws.mode("data/ca-key.pem"), 0o600, "CA key mode");
+    // openssl (independent) opens it with the passphrase and not without it; it matches ca.pem.
+    let pubkey = openssl(
+        &ws,
+        &[
+            "pkey",
+            "-in",
+            "data/ca-key.pem",
+            "-passin",
+            "file:pass.txt",
+            "-pubout",
+        ],
+    )
+    .stdout
+    .clone();
+    let cert_pub = openssl(&ws, &["x509", "-in", "data/ca.pem", "-noout", "-pubkey"])
+        .stdout
+        .clone();
+    assert_eq!(pubkey, cert_pub, "the encrypted key does not match ca.pem");
+    let mut c = std::process::Command::new("openssl");
+    c.current_dir(ws.dir()).args([
+        "pkey",
+        "-in",
+        "data/ca-key.pem",
+        "-passin",
+        "pass:wrong",
+        "-noout",
+    ]);
+    run_bounded(c, None, Duration::from_secs(30), "openssl pkey wrong pass").failed();
+    let cert1 = http_sign(s1.port, &csr("enc.example"), "");
+    verified(&ws, "data/ca.pem", "enc.pem", &cert1);
+    stop(&mut guard, &s1);
+
+    // Without the passphrase the server does not start, says why, and leaves the key alone.
+    let mut c = std::process::Command::new(kpki_bin());
+    c.current_dir(ws.dir()).args([
+        "serve",
+        "-port",
+        &free_port().to_string(),
+        "-data-dir",
+        "data",
+    ]);
+    let out = run_bounded(c, None, Duration::from_secs(30), "serve without passphrase");
+    out.failed();
+    assert_eq!(out.error_code(), 2100, "{}", out.describe());
+    assert!(
+        out.stderr.contains("-ca-key-passphrase"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(ws.read("data/ca-key.pem"), key, "key file changed");
+
+    // With it, the same CA comes back and signs.
+    let s2 = start_serve(&mut guard, ws.dir(), &enc, Ready::Health);
+    let cert2 = http_sign(s2.port, &csr("enc2.example"), "");
+    verified(&ws, "data/ca.pem", "enc2.pem", &cert2);
+    stop(&mut guard, &s2);
+}
+
+#[test]
 fn sigterm_under_load_exits_0_and_every_answered_certificate_is_recorded() {
     if !require_program("openssl") {
         return;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub const COMMAND: Command = Command {
     name: "serve",
     summary: "start the API server",
-    usage: "Usage of serve:\n        kpki serve [-address address] [-port port] [-data-dir dir]\n        kpki serve -ca cert -ca-key key [-config config] [-db-config db.json | -db sqlite://certs.db]\n                   [-tls-cert cert -tls-key key [-mutual-tls-ca ca [-mutual-tls-cn regex]]]\n                   [-auth-key env:VAR|file:PATH] [-require-auth] [-disable sign,newcert,...]\n\nWithout -ca/-ca-key, a CA and the database live in -data-dir (created on first start).\nWithout -db/-db-config, certificates are recorded in DATA-DIR/certs.db.",
+    usage: "Usage of serve:\n        kpki serve [-address address] [-port port] [-data-dir dir] [-ca-key-passphrase env:VAR|file:PATH]\n        kpki serve -ca cert -ca-key key [-config config] [-db-config db.json | -db sqlite://certs.db]\n                   [-tls-cert cert -tls-key key [-mutual-tls-ca ca [-mutual-tls-cn regex]]]\n                   [-auth-key env:VAR|file:PATH] [-require-auth] [-disable sign,newcert,...]\n\nWithout -ca/-ca-key, a CA and the database live in -data-dir (created on first start;\nwith -ca-key-passphrase its key is written as encrypted PKCS#8 and read with it).\nWithout -db/-db-config, certificates are recorded in DATA-DIR/certs.db.",
     flags: &[
         "address",
         "port",
@@ -43,22 +43,40 @@ pub const COMMAND: Command = Command {
 };
 
 /// Loads the embedded CA from `dir`, creating it (ECDSA P-256; key 0600, dir 0700) if absent.
-pub fn embedded_ca(dir: &Path, ctx: &mut Ctx<'_>) -> Result<Ca> {
+/// With a passphrase source (`-ca-key-passphrase env:VAR|file:PATH`) the key is created as
+/// encrypted PKCS#8 and read back with it; without one it is plain, as cfssl's keys are.
+pub fn embedded_ca(dir: &Path, passphrase: &str, ctx: &mut Ctx<'_>) -> Result<Ca> {
     let (cert_path, key_path) = (dir.join("ca.pem"), dir.join("ca-key.pem"));
     if cert_path.exists() || key_path.exists() {
         let cert = read_source(&cert_path.to_string_lossy(), ctx.stdin)?;
-        let (key, warning) = super::input::read_key(&key_path.to_string_lossy(), "", ctx.stdin)?;
+        let (key, warning) =
+            super::input::read_key(&key_path.to_string_lossy(), passphrase, ctx.stdin)?;
         if let Some(w) = warning {
             ctx.warn(&w);
         }
         return Ca::new(&cert, key);
     }
+    // Read (and check) the passphrase before anything is created.
+    let pass = match passphrase {
+        "" => None,
+        spec => {
+            let p = zeroize::Zeroizing::new(read_secret(spec)?);
+            if p.is_empty() {
+                return Err(Error::BadRequest("the passphrase is empty".into()));
+            }
+            Some(p)
+        }
+    };
     create_private_dir(dir)?;
     let req = CertificateRequest::from_json(
         br#"{"CN":"kpki CA","names":[{"O":"kpki"}],"key":{"algo":"ecdsa","size":256}}"#,
     )?;
     let ss = crate::issue::init_ca(&req, None)?;
-    write_durable(&key_path, ss.key.to_cfssl_pem()?.as_bytes(), 0o600)?;
+    let key_pem = zeroize::Zeroizing::new(match &pass {
+        Some(p) => ss.key.to_encrypted_pem(p, super::common::PBKDF2_ROUNDS)?,
+        None => ss.key.to_cfssl_pem()?,
+    });
+    write_durable(&key_path, key_pem.as_bytes(), 0o600)?;
     write_durable(&cert_path, ss.cert_pem.as_bytes(), 0o644)?;
     ctx.warn(&format!(
         "[INFO] created a new CA in {} (ca.pem, ca-key.pem)",
@@ -126,7 +144,7 @@ fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
     let ca = if has_ca {
         load_ca(p, ctx)?
     } else {
-        embedded_ca(&data_dir, ctx)?
+        embedded_ca(&data_dir, &p.str("ca-key-passphrase"), ctx)?
     };
     let config = load_config(p, ctx)?;
     let db_url = match super::record::db_url(p)? {
