@@ -43,6 +43,41 @@ fn signing(c: &mut Criterion) {
         });
     }
     g.finish();
+    // The same path on every core at once (the "in-process limit on the same cores" that the
+    // server's throughput is compared with): time per certificate with one thread per core.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut g = c.benchmark_group(format!("sign_p256_leaf_csr_{threads}_threads"));
+    for (name, key) in [
+        ("ca_p256", r#"{"algo":"ecdsa","size":256}"#),
+        ("ca_rsa2048", r#"{"algo":"rsa","size":2048}"#),
+    ] {
+        let ca = ca(key);
+        let req = SignRequest {
+            csr_pem: csr_pem.clone(),
+            profile: "server".into(),
+            ..Default::default()
+        };
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let per = iters.div_ceil(threads as u64);
+                let start = std::time::Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..threads {
+                        s.spawn(|| {
+                            for _ in 0..per {
+                                std::hint::black_box(issue::sign(&ca, &signing, &req).unwrap());
+                            }
+                        });
+                    }
+                });
+                // time per certificate across all threads, scaled to `iters`
+                start
+                    .elapsed()
+                    .mul_f64(iters as f64 / (per * threads as u64) as f64)
+            })
+        });
+    }
+    g.finish();
     c.bench_function("csr_parse_verify_p256", |b| {
         b.iter(|| csr::parse_pem(&csr_pem).unwrap())
     });

@@ -8,12 +8,21 @@
 # KPKI_SYNC=full (default: each reply waits for its fsynced commit) | normal (survives a kpki
 # crash, not a machine crash). CFSSL_DB=delete (default: the rollback-journal certdb cfssl's own
 # migrations create) | wal (the same file in WAL mode) | none (cfssl records nothing).
+# LIMIT=1 (ENDPOINT=sign): after each kpki round, also runs the criterion benchmark of the same
+# signing path on every core at once (benches/signing.rs, "sign_p256_leaf_csr_N_threads") and
+# prints kpki's /sign throughput as a share of that in-process limit, measured back to back.
 set -euo pipefail
 CA_ALGO=${CA:-ecdsa}; ENDPOINT=${ENDPOINT:-sign}; DUR=${DUR:-10}; ROUNDS=${ROUNDS:-3}
 KPKI_SYNC=${KPKI_SYNC:-full}; CFSSL_DB=${CFSSL_DB:-delete}
 cd "$(dirname "$0")/.."
 if [ -z "${KPKI_BIN:-}" ]; then cargo build --release --quiet; fi
 KPKI=${KPKI_BIN:-$PWD/target/release/kpki}
+LIMIT=${LIMIT:-0}; benchbin=
+if [ "$LIMIT" = 1 ]; then
+  benchbin=$(cargo bench --bench signing --no-run --message-format=json 2>/dev/null |
+    jq -r 'select(.reason=="compiler-artifact" and .target.name=="signing" and .executable!=null) | .executable' | tail -1)
+  [ -x "$benchbin" ] || { echo "could not build benches/signing.rs"; exit 1; }
+fi
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -50,7 +59,13 @@ wait_up() { for _ in $(seq 100); do curl -s -m 1 -o /dev/null "http://127.0.0.1:
 run_load() { wrk -t2 -c4 -d"${DUR}s" --latency -s load.lua "http://127.0.0.1:$1/api/v1/cfssl/$ENDPOINT" | grep RESULT; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-k_rps=(); k_p50=(); k_p99=(); c_rps=(); c_p50=(); c_p99=(); rss=()
+k_rps=(); k_p50=(); k_p99=(); c_rps=(); c_p50=(); c_p99=(); rss=(); limit=(); share=()
+# certificates per second of the in-process path on all cores (criterion's median estimate)
+in_process_limit() {
+  local ca=ca_p256; [ "$CA_ALGO" = rsa ] && ca=ca_rsa2048
+  "$benchbin" --bench "sign_p256_leaf_csr_[0-9]+_threads/$ca\$" --measurement-time 3 --warm-up-time 1 --noplot 2>/dev/null |
+    awk '/time:/ { v=$4; u=$5; f=(u=="ns")?1e-3:(u=="ms")?1e3:(u=="s")?1e6:1; printf "%.0f", 1e6/(v*f) }'
+}
 have_cfssl=0; command -v cfssl >/dev/null && have_cfssl=1
 for round in $(seq "$ROUNDS"); do
   rm -f kpki.db* cfssl.db*
@@ -65,6 +80,11 @@ for round in $(seq "$ROUNDS"); do
   [ "$bad" = 0 ] || { echo "FAIL: kpki answered $bad requests without success"; exit 1; }
   [ "$rows" -ge "$good" ] || { echo "FAIL: kpki returned $good certificates but its database has $rows"; exit 1; }
   k_rps+=("$(echo "$r" | field rps)"); k_p50+=("$(echo "$r" | field p50_ms)"); k_p99+=("$(echo "$r" | field p99_ms)")
+  if [ "$LIMIT" = 1 ]; then
+    l=$(in_process_limit); limit+=("$l")
+    share+=("$(echo "scale=3; $(echo "$r" | field rps) / $l" | bc)")
+    echo "in-process limit round $round: $l certs/s on all cores; kpki /$ENDPOINT share ${share[-1]}"
+  fi
   if [ $have_cfssl = 1 ]; then
     dbflag=()
     if [ "$CFSSL_DB" != none ]; then
@@ -85,6 +105,9 @@ echo
 echo "== /$ENDPOINT, $CA_ALGO CA, wrk -t2 -c4 -d${DUR}s, median of $ROUNDS rounds; kpki synchronous=$KPKI_SYNC, cfssl db=$CFSSL_DB"
 km=$(median "${k_rps[@]}")
 echo "kpki : $km req/s  p50 $(median "${k_p50[@]}") ms  p99 $(median "${k_p99[@]}") ms  peak RSS $(median "${rss[@]}") kB"
+if [ "$LIMIT" = 1 ]; then
+  echo "in-process limit: $(median "${limit[@]}") certs/s; share of it: $(median "${share[@]}") (per round: ${share[*]}; target >= 0.60)"
+fi
 if [ $have_cfssl = 1 ]; then
   cm=$(median "${c_rps[@]}")
   echo "cfssl: $cm req/s  p50 $(median "${c_p50[@]}") ms  p99 $(median "${c_p99[@]}") ms"
