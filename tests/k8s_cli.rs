@@ -185,6 +185,124 @@ fn bootstrap_tokens_create_list_delete_store_only_a_hash() {
     assert_eq!(list.json()[0]["state"], "deleted");
 }
 
+#[test]
+fn bootstrap_tokens_through_a_running_server_with_remote() {
+    use common::ProcessGuard;
+    use common::serve::{Ready, post_json, start_serve};
+    let ws = Workspace::new();
+    ws.write("auth.hex", "00112233445566778899aabbccddeeff\n");
+    ws.write("wrong.hex", "ffeeddccbbaa99887766554433221100\n");
+    let mut guard = ProcessGuard::new();
+    let s = start_serve(
+        &mut guard,
+        ws.dir(),
+        &["-data-dir", "data", "-auth-key", "file:auth.hex"],
+        Ready::Health,
+    );
+    let remote = s.addr();
+    let with_key = |args: &[&str]| {
+        let mut a = vec![
+            args[0],
+            args[1],
+            "-remote",
+            &remote,
+            "-auth-key",
+            "file:auth.hex",
+        ];
+        a.extend_from_slice(&args[2..]);
+        kpki(&ws, &a)
+    };
+    let out = with_key(&[
+        "token",
+        "create",
+        "-ttl",
+        "2h",
+        "-description",
+        "rack 9",
+        "-o",
+        "secret.yaml",
+    ]);
+    out.ok();
+    let token = out.stdout.trim().to_string();
+    assert_eq!(token.len(), 23, "{token}");
+    let (id, secret) = token.split_once('.').unwrap();
+    assert_eq!(ws.mode("secret.yaml"), 0o600);
+    let y = ws.read("secret.yaml");
+    assert!(y.contains(&format!("name: bootstrap-token-{id}")), "{y}");
+    assert!(y.contains(&format!("token-secret: \"{secret}\"")), "{y}");
+
+    // The server stored it (read its database directly) and authenticates it in a TokenReview.
+    let db = format!("sqlite://{}", ws.path("data/certs.db").display());
+    let local = kpki(&ws, &["token", "list", "-db", &db, "-json"]);
+    local.ok();
+    assert_eq!(local.json()[0]["token_id"], id);
+    let review = |tok: &str| {
+        let body = serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+            "spec": {"token": tok}});
+        let r = post_json(
+            s.port,
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.describe());
+        serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["status"].clone()
+    };
+    let st = review(&token);
+    assert_eq!(st["authenticated"], true, "{st}");
+    assert_eq!(st["user"]["username"], format!("system:bootstrap:{id}"));
+
+    // Remote list: same shape as the local one, never the secret.
+    let list = with_key(&["token", "list", "-json"]);
+    list.ok();
+    let v = list.json();
+    assert_eq!(v[0]["token_id"], id);
+    assert_eq!(v[0]["state"], "active");
+    assert_eq!(v[0]["description"], "rack 9");
+    assert_eq!(v, local.json(), "remote and local lists differ");
+    let table = with_key(&["token", "list"]);
+    table.ok();
+    assert!(table.stdout.contains(id) && table.stdout.contains("active"));
+    assert!(!table.stdout.contains(secret) && !list.stdout.contains(secret));
+
+    // Without the key, or with another key: refused, nothing created.
+    let anon = kpki(&ws, &["token", "create", "-remote", &remote]);
+    anon.failed();
+    assert_eq!(anon.error_code(), 7100, "{}", anon.describe());
+    let wrong = kpki(
+        &ws,
+        &[
+            "token",
+            "list",
+            "-remote",
+            &remote,
+            "-auth-key",
+            "file:wrong.hex",
+        ],
+    );
+    wrong.failed();
+    assert_eq!(
+        kpki(&ws, &["token", "list", "-db", &db, "-json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Delete through the server: the token stops authenticating; a second delete is 11200.
+    with_key(&["token", "delete", &token]).ok();
+    assert_eq!(review(&token)["authenticated"], false);
+    let gone = with_key(&["token", "delete", id]);
+    gone.failed();
+    assert_eq!(gone.error_code(), 11200, "{}", gone.describe());
+    assert_eq!(
+        with_key(&["token", "list", "-json"]).json()[0]["state"],
+        "deleted"
+    );
+    let st = guard.terminate(s.pid, std::time::Duration::from_secs(20));
+    assert_eq!(st.code(), Some(0), "{}", s.log_text());
+}
+
 /// `kubectl config view --raw -o json` of a kubeconfig file.
 fn view(ws: &Workspace, file: &str) -> serde_json::Value {
     let out = common::run_bounded(

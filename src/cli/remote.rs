@@ -154,15 +154,16 @@ fn tls_connector(p: &Parsed) -> Result<tokio_rustls::TlsConnector> {
     Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg)))
 }
 
-async fn post_once(
+async fn request_once(
     r: &Remote,
+    method: &str,
     path: &str,
     body: &[u8],
     tls: Option<&tokio_rustls::TlsConnector>,
 ) -> Result<(u16, Vec<u8>)> {
     use http_body_util::BodyExt;
     let url = r.url(path);
-    let fail = |m: String| Error::Api(7400, format!("failed POST to {url}: {m}"));
+    let fail = |m: String| Error::Api(7400, format!("failed {method} to {url}: {m}"));
     let tcp = tokio::time::timeout(
         std::time::Duration::from_secs(10),
         tokio::net::TcpStream::connect((r.host.as_str(), r.port)),
@@ -170,7 +171,9 @@ async fn post_once(
     .await
     .map_err(|_| fail("connection timed out".into()))?
     .map_err(|e| fail(crate::error::io_message(&e)))?;
-    let req = hyper::Request::post(path)
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
         .header("host", format!("{}:{}", r.host, r.port))
         .header("content-type", "application/json")
         .body(http_body_util::Full::new(
@@ -215,6 +218,12 @@ async fn post_once(
 
 /// POSTs `body` to each remote in turn until one answers; returns the envelope's `result`.
 fn post(p: &Parsed, remotes: &[Remote], path: &str, body: &[u8]) -> Result<Value> {
+    call(p, remotes, "POST", path, body)
+}
+
+/// Sends `body` with `method` to each remote in turn until one answers; returns the envelope's
+/// `result`.
+fn call(p: &Parsed, remotes: &[Remote], method: &str, path: &str, body: &[u8]) -> Result<Value> {
     let tls = if remotes.iter().any(|r| r.tls) {
         Some(tls_connector(p)?)
     } else {
@@ -223,12 +232,68 @@ fn post(p: &Parsed, remotes: &[Remote], path: &str, body: &[u8]) -> Result<Value
     let rt = super::record::runtime()?;
     let mut last = None;
     for r in remotes {
-        match rt.block_on(post_once(r, path, body, tls.as_ref().filter(|_| r.tls))) {
+        match rt.block_on(request_once(
+            r,
+            method,
+            path,
+            body,
+            tls.as_ref().filter(|_| r.tls),
+        )) {
             Ok((status, bytes)) => return parse_envelope(status, &bytes),
             Err(e) => last = Some(e),
         }
     }
     Err(last.unwrap_or_else(|| Error::Api(7400, "no remote".into())))
+}
+
+/// Calls one of kpki's own endpoints (`/api/v1/kpki/…`) on the `-remote` server(s). With
+/// `-auth-key env:VAR|file:PATH` (hex, the server's key) the body is wrapped as an authenticated
+/// request (HMAC, as authsign); without it the body goes as is, which the server accepts only
+/// with an mTLS client certificate (`https://` remote, `-mutual-tls-client-cert/-key`).
+pub fn kpki_call(p: &Parsed, method: &str, path: &str, inner: &[u8]) -> Result<Value> {
+    let remotes = p
+        .str("remote")
+        .split(',')
+        .filter(|a| !a.trim().is_empty())
+        .map(Remote::parse)
+        .collect::<Result<Vec<_>>>()?;
+    if remotes.is_empty() {
+        return Err(Error::Policy(
+            5300,
+            "failed to connect to remote: no remote address".into(),
+        ));
+    }
+    let body = match p.str("auth-key") {
+        s if s.is_empty() => inner.to_vec(),
+        spec => {
+            let key = zeroize::Zeroizing::new(
+                hex::decode(super::input::read_secret(&spec)?)
+                    .map_err(|_| Error::Policy(5200, "-auth-key must be hex".into()))?,
+            );
+            // cfssl's HMAC covers only the request, and the server refuses a token it has seen
+            // (replay): a random nonce makes two identical calls (two `list`s) two requests.
+            let mut obj = if inner.iter().all(u8::is_ascii_whitespace) {
+                serde_json::Map::new()
+            } else {
+                match serde_json::from_slice(inner) {
+                    Ok(Value::Object(m)) => m,
+                    _ => return Err(Error::Internal("request body is not a JSON object".into())),
+                }
+            };
+            let mut nonce = [0u8; 16];
+            aws_lc_rs::rand::fill(&mut nonce)
+                .map_err(|_| Error::Internal("no randomness for the request nonce".into()))?;
+            obj.insert("nonce".into(), Value::String(hex::encode(nonce)));
+            let inner = serde_json::to_vec(&obj).map_err(|e| Error::Internal(e.to_string()))?;
+            let env = AuthenticatedRequest::wrap(
+                &key,
+                &inner,
+                time::OffsetDateTime::now_utc().unix_timestamp(),
+            );
+            serde_json::to_vec(&env).map_err(|e| Error::Internal(e.to_string()))?
+        }
+    };
+    call(p, &remotes, method, path, &body)
 }
 
 fn parse_envelope(status: u16, bytes: &[u8]) -> Result<Value> {

@@ -1,6 +1,7 @@
 //! `token`: Kubernetes tokens. `csv` writes kube-apiserver `--token-auth-file` lines, `check`
 //! validates such a file by the apiserver's rules; `create`, `list`, `delete` manage bootstrap
-//! tokens in the database (secrets stored hashed, printed once). Token logic is `crate::token`.
+//! tokens in the database (secrets stored hashed, printed once), or with `-remote` through a
+//! running `kpki serve` (`/api/v1/kpki/tokens`). Token logic is `crate::token`.
 
 use super::flags::Parsed;
 use super::input::read_file;
@@ -8,6 +9,7 @@ use super::output::write_atomic;
 use super::{CliError, CmdResult, Command, Ctx};
 use crate::error::Error;
 use crate::token::{self, BootstrapToken, CreateRequest};
+use serde_json::{Value, json};
 use std::path::Path;
 use time::OffsetDateTime;
 
@@ -39,7 +41,7 @@ const CHECK: Command = Command {
 const CREATE: Command = Command {
     name: "create",
     summary: "create a bootstrap token (printed once; only its hash is stored)",
-    usage: "Usage of token create:\n        kpki token create -db sqlite://certs.db [-ttl 24h] [-groups system:bootstrappers:...] [-usages signing,authentication] [-description text] [-o secret.yaml]\n\n-ttl 0 makes a token that never expires. -o writes the bootstrap-token-<id> Secret for kubectl apply (mode 0600).",
+    usage: "Usage of token create:\n        kpki token create -db sqlite://certs.db [-ttl 24h] [-groups system:bootstrappers:...] [-usages signing,authentication] [-description text] [-o secret.yaml]\n        kpki token create -remote host:port -auth-key env:VAR|file:PATH [...]\n\n-ttl 0 makes a token that never expires. -o writes the bootstrap-token-<id> Secret for kubectl apply (mode 0600).\nWith -remote the token is created by a running `kpki serve` (authenticated with its -auth-key, or an\nmTLS client certificate: https:// remote, -tls-remote-ca, -mutual-tls-client-cert/-key).",
     flags: &[
         "db",
         "db-config",
@@ -48,6 +50,11 @@ const CREATE: Command = Command {
         "usages",
         "description",
         "o",
+        "remote",
+        "auth-key",
+        "tls-remote-ca",
+        "mutual-tls-client-cert",
+        "mutual-tls-client-key",
     ],
     run: run_create,
 };
@@ -55,21 +62,78 @@ const CREATE: Command = Command {
 const LIST: Command = Command {
     name: "list",
     summary: "list bootstrap tokens (never their secrets)",
-    usage: "Usage of token list:\n        kpki token list -db sqlite://certs.db [-json]",
-    flags: &["db", "db-config", "json"],
+    usage: "Usage of token list:\n        kpki token list -db sqlite://certs.db [-json]\n        kpki token list -remote host:port -auth-key env:VAR|file:PATH [-json]",
+    flags: &[
+        "db",
+        "db-config",
+        "json",
+        "remote",
+        "auth-key",
+        "tls-remote-ca",
+        "mutual-tls-client-cert",
+        "mutual-tls-client-key",
+    ],
     run: run_list,
 };
 
 const DELETE: Command = Command {
     name: "delete",
     summary: "delete a bootstrap token",
-    usage: "Usage of token delete:\n        kpki token delete -db sqlite://certs.db TOKEN-ID|TOKEN",
-    flags: &["db", "db-config"],
+    usage: "Usage of token delete:\n        kpki token delete -db sqlite://certs.db TOKEN-ID|TOKEN\n        kpki token delete -remote host:port -auth-key env:VAR|file:PATH TOKEN-ID|TOKEN",
+    flags: &[
+        "db",
+        "db-config",
+        "remote",
+        "auth-key",
+        "tls-remote-ca",
+        "mutual-tls-client-cert",
+        "mutual-tls-client-key",
+    ],
     run: run_delete,
 };
 
 fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
     super::run_sub(&COMMAND, &[&CSV, &CHECK, &CREATE, &LIST, &DELETE], p, ctx)
+}
+
+/// kpki's token endpoint on a running server.
+const TOKENS_PATH: &str = "/api/v1/kpki/tokens";
+
+fn is_remote(p: &Parsed) -> bool {
+    !p.str("remote").is_empty()
+}
+
+/// `token create -remote`: the server creates and stores the token and answers with it (once)
+/// and its Secret YAML. If `-o` cannot be written, the token is deleted again on the server, so
+/// that no token is left that nobody holds.
+fn create_remote(p: &Parsed, req: &CreateRequest, out: &str, ctx: &mut Ctx<'_>) -> CmdResult {
+    let ttl = p.str("ttl");
+    let body = json!({
+        "ttl": ttl,
+        "groups": req.groups,
+        "usages": req.usages,
+        "description": req.description,
+    });
+    let body = serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?;
+    let r = super::remote::kpki_call(p, "POST", TOKENS_PATH, &body)?;
+    let field = |k: &str| {
+        r.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| Error::Api(7500, format!("the remote's answer has no {k:?}")))
+    };
+    let tok = zeroize::Zeroizing::new(field("token")?);
+    if !out.is_empty() {
+        let yaml = zeroize::Zeroizing::new(field("secret_yaml")?);
+        if let Err(e) = write_atomic(Path::new(out), yaml.as_bytes(), 0o600) {
+            let id = field("token_id")?;
+            let body = serde_json::to_vec(&json!({ "id": id })).unwrap_or_default();
+            let _ = super::remote::kpki_call(p, "DELETE", &format!("{TOKENS_PATH}/{id}"), &body);
+            return Err(e.into());
+        }
+    }
+    let _ = writeln!(ctx.stdout, "{}", tok.as_str());
+    Ok(())
 }
 
 fn no_args(p: &Parsed, cmd: &Command) -> Result<(), CliError> {
@@ -160,8 +224,11 @@ fn run_create(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
         usages: token::split_list(&p.str("usages")),
         description: p.str("description"),
     };
-    let (tok, rec) = token::create(&req, OffsetDateTime::now_utc())?;
     let out = p.str("o");
+    if is_remote(p) {
+        return create_remote(p, &req, &out, ctx);
+    }
+    let (tok, rec) = token::create(&req, OffsetDateTime::now_utc())?;
     super::record::runtime()?.block_on(async {
         let db = super::record::open(p).await?;
         let r = async {
@@ -189,42 +256,34 @@ fn run_create(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
 
 fn run_list(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
     no_args(p, &LIST)?;
-    let rows = super::record::runtime()?.block_on(async {
-        let db = super::record::open(p).await?;
-        let r = db.list_tokens().await;
-        let _ = db.close().await;
-        r
-    })?;
     let now = OffsetDateTime::now_utc();
-    let state = |r: &crate::db::TokenRecord| {
-        if r.revoked_at.is_some() {
-            "deleted"
-        } else if r.expires_at.is_some_and(|e| e <= now) {
-            "expired"
-        } else {
-            "active"
+    // Local and remote lists share one shape: the server's public view of a token.
+    let tokens: Vec<Value> = if is_remote(p) {
+        let r = super::remote::kpki_call(p, "GET", TOKENS_PATH, b"")?;
+        match r.get("tokens") {
+            Some(Value::Array(a)) => a.clone(),
+            _ => {
+                return Err(
+                    Error::Api(7500, "the remote's answer has no token list".into()).into(),
+                );
+            }
         }
+    } else {
+        let rows = super::record::runtime()?.block_on(async {
+            let db = super::record::open(p).await?;
+            let r = db.list_tokens().await;
+            let _ = db.close().await;
+            r
+        })?;
+        rows.iter()
+            .map(|r| crate::api::tokens::public(r, now))
+            .collect()
     };
     if p.bool("json") {
-        let v: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "token_id": r.token_id,
-                    "expires": r.expires_at.map(crate::certinfo::rfc3339),
-                    "usages": r.usages,
-                    "groups": r.groups,
-                    "description": r.description,
-                    "created": crate::certinfo::rfc3339(r.created_at),
-                    "deleted": r.revoked_at.map(crate::certinfo::rfc3339),
-                    "state": state(r),
-                })
-            })
-            .collect();
         let _ = writeln!(
             ctx.stdout,
             "{}",
-            serde_json::to_string_pretty(&v).unwrap_or_default()
+            serde_json::to_string_pretty(&tokens).unwrap_or_default()
         );
         return Ok(());
     }
@@ -233,22 +292,40 @@ fn run_list(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
         "{:<8} {:<8} {:<8} {:<21} {:<23} {:<48} DESCRIPTION",
         "ID", "STATE", "TTL", "EXPIRES", "USAGES", "EXTRA GROUPS"
     );
-    for r in &rows {
-        let (ttl, exp) = match r.expires_at {
-            Some(e) if e > now => (crate::cluster::human(e - now), crate::certinfo::rfc3339(e)),
-            Some(e) => ("-".into(), crate::certinfo::rfc3339(e)),
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let list = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default()
+    };
+    for t in &tokens {
+        let expires = t.get("expires").and_then(Value::as_str).map(|e| {
+            (
+                e.to_string(),
+                OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339).ok(),
+            )
+        });
+        let (ttl, exp) = match expires {
+            Some((e, Some(at))) if at > now => (crate::cluster::human(at - now), e),
+            Some((e, _)) => ("-".into(), e),
             None => ("<forever>".into(), "<never>".into()),
         };
         let _ = writeln!(
             ctx.stdout,
             "{:<8} {:<8} {:<8} {:<21} {:<23} {:<48} {}",
-            r.token_id,
-            state(r),
+            text(t, "token_id"),
+            text(t, "state"),
             ttl,
             exp,
-            r.usages.join(","),
-            r.groups.join(","),
-            r.description
+            list(t, "usages"),
+            list(t, "groups"),
+            text(t, "description")
         );
     }
     Ok(())
@@ -267,6 +344,13 @@ fn run_delete(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
             .into());
         }
     };
+    if is_remote(p) {
+        let body =
+            serde_json::to_vec(&json!({ "id": id })).map_err(|e| Error::Internal(e.to_string()))?;
+        super::remote::kpki_call(p, "DELETE", &format!("{TOKENS_PATH}/{id}"), &body)?;
+        let _ = writeln!(ctx.stdout, "bootstrap token {id:?} deleted");
+        return Ok(());
+    }
     let deleted = super::record::runtime()?.block_on(async {
         let db = super::record::open(p).await?;
         let r = db.delete_token(&id).await;
