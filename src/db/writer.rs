@@ -25,8 +25,11 @@ pub(super) const MAX_BATCH: usize = 256;
 pub(super) const QUEUE_DEPTH: usize = 1024;
 /// The writer's page cache, KiB (SQLite's default is 2,000).
 const WRITER_CACHE_KIB: u32 = 4096;
-/// Rows committed between two background WAL checkpoints.
-const CHECKPOINT_EVERY_ROWS: u64 = 256;
+/// Rows committed between two background WAL checkpoints. Each checkpoint writes every page
+/// changed since the last one once, so a longer interval writes fewer pages per row (index and
+/// table pages dedupe); the WAL stays bounded at roughly this many rows (~27 MB under `/sign`
+/// load). Measured against 256 and 4,096 in BENCHMARKS.md (p99 and throughput).
+pub(super) const CHECKPOINT_EVERY_ROWS: u64 = 1024;
 
 const INSERT_SQL: &str = "INSERT INTO certificates (serial_number, authority_key_identifier, \
      ca_label, status, reason, expiry, revoked_at, pem, issued_at, not_before, metadata, sans, \
