@@ -73,10 +73,12 @@ pub(super) struct WriterTarget {
 /// still restarts from its beginning (it would otherwise grow without bound under steady load:
 /// a checkpoint running beside the writer never reaches the writer's last frame, and SQLite only
 /// rewinds the WAL once every frame is copied back).
-/// 1. every `CHECKPOINT_EVERY_ROWS` rows, `start` runs a PASSIVE checkpoint on another
-///    connection, in the background (the bulk of the pages and the database fsync);
+/// 1. every `CHECKPOINT_EVERY_ROWS` rows, `start` runs PASSIVE checkpoint passes on another
+///    connection, in the background, then flushes the database file (the bulk of the pages and
+///    of the I/O);
 /// 2. when it has finished, the writer copies the few frames appended meanwhile itself
-///    (a short PASSIVE checkpoint), after which its next transaction rewinds the WAL.
+///    (a short PASSIVE checkpoint whose fsync finds little left to write), after which its next
+///    transaction rewinds the WAL.
 pub(super) struct Checkpointer {
     busy: Arc<AtomicBool>,
     finished: Arc<AtomicBool>,
