@@ -289,16 +289,32 @@ fn bootstrap_tokens_through_a_running_server_with_remote() {
         1
     );
 
+    // -o that cannot be written: the command fails and the token it made is deleted again.
+    let bad = with_key(&["token", "create", "-o", "no/such/dir/secret.yaml"]);
+    bad.failed();
+    let all = with_key(&["token", "list", "-json"]).json();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(
+        all.iter().filter(|t| t["state"] == "active").count(),
+        1,
+        "a token nobody holds was left active: {all:?}"
+    );
+
     // Delete through the server: the token stops authenticating; a second delete is 11200.
     with_key(&["token", "delete", &token]).ok();
     assert_eq!(review(&token)["authenticated"], false);
     let gone = with_key(&["token", "delete", id]);
     gone.failed();
     assert_eq!(gone.error_code(), 11200, "{}", gone.describe());
-    assert_eq!(
-        with_key(&["token", "list", "-json"]).json()[0]["state"],
-        "deleted"
-    );
+    let all = with_key(&["token", "list", "-json"]).json();
+    let mine = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["token_id"] == id)
+        .unwrap();
+    assert_eq!(mine["state"], "deleted");
     let st = guard.terminate(s.pid, std::time::Duration::from_secs(20));
     assert_eq!(st.code(), Some(0), "{}", s.log_text());
 }
