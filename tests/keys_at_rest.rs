@@ -171,4 +171,19 @@ fn group_readable_ca_key_draws_a_warning() {
     let loud = kpki(p, &args, b"");
     assert!(loud.status.success());
     assert!(String::from_utf8_lossy(&loud.stderr).contains("readable by group or others"));
+    // A passphrase for a key that is not encrypted: it still signs, and says the key is plain.
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("not encrypted"));
+    let mut with_pass = args.to_vec();
+    with_pass.splice(5..5, ["-ca-key-passphrase", "env:PW"]);
+    let plain = kpki(p, &with_pass, b"");
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    let err = String::from_utf8_lossy(&plain.stderr);
+    assert!(
+        err.contains("is not encrypted") && err.contains("readable by group"),
+        "{err}"
+    );
 }

@@ -55,8 +55,11 @@ pub fn read_secret(spec: &str) -> Result<Vec<u8>> {
     Ok(v)
 }
 
+const ENCRYPTED_LABEL: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
+
 /// Loads a private key file, decrypting with the passphrase source when given, and warns (via
-/// the returned text) when the file is readable by group or others.
+/// the returned text) when the file is readable by group or others, or when a passphrase was
+/// given for a key that is not encrypted (the operator believes it is).
 pub fn read_key(
     spec: &str,
     passphrase: &str,
@@ -73,22 +76,29 @@ pub fn read_key(
     };
     let key = crate::keys::PrivateKey::from_pem(&bytes, pass.as_ref().map(|p| p.as_slice()))?;
     let path = spec.strip_prefix("file:").unwrap_or(spec);
-    let mut warning = None;
+    let mut warnings = Vec::new();
+    let encrypted = bytes
+        .windows(ENCRYPTED_LABEL.len())
+        .any(|w| w == ENCRYPTED_LABEL);
+    if pass.is_some() && !encrypted {
+        warnings.push(format!(
+            "[WARNING] key {path} is not encrypted; the passphrase was not needed \
+             (write an encrypted key with -encrypt -passphrase, or openssl pkcs8 -topk8 -v2 aes-256-cbc)"
+        ));
+    }
     #[cfg(unix)]
     if !spec.starts_with("env:") && path != "-" {
         use std::os::unix::fs::PermissionsExt;
         if let Ok(m) = std::fs::metadata(path)
             && m.permissions().mode() & 0o077 != 0
         {
-            {
-                warning = Some(format!(
-                    "[WARNING] key file {path} is readable by group or others (mode {:o}); chmod 600 it",
-                    m.permissions().mode() & 0o777
-                ));
-            }
+            warnings.push(format!(
+                "[WARNING] key file {path} is readable by group or others (mode {:o}); chmod 600 it",
+                m.permissions().mode() & 0o777
+            ));
         }
     }
-    Ok((key, warning))
+    Ok((key, (!warnings.is_empty()).then(|| warnings.join("\n"))))
 }
 
 #[cfg(test)]
