@@ -1460,14 +1460,27 @@ impl SqliteLock {
             .stdin
             .as_mut()
             .unwrap()
-            .write_all(b"BEGIN EXCLUSIVE;\n")
+            // The holder waits for the lock rather than failing at once: the readiness probe
+            // below takes the write lock for an instant, and a holder whose BEGIN landed in that
+            // instant used to fail silently and leave the database unlocked (seen in CI).
+            // `.bail on` makes any failure end the holder, which the poll reports.
+            .write_all(b".bail on\n.timeout 10000\nBEGIN EXCLUSIVE;\n")
             .expect("write to sqlite3");
         child.stdin.as_mut().unwrap().flush().ok();
-        let lock = SqliteLock {
+        let mut lock = SqliteLock {
             child: Some(child),
             db: db.to_path_buf(),
         };
         poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+            if let Some(status) = lock
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                return Err(format!(
+                    "the holder exited early ({status}); it could not lock"
+                ));
+            }
             let probe = sqlite3(db, "PRAGMA busy_timeout=0; BEGIN IMMEDIATE; ROLLBACK;");
             if probe.success() {
                 Err("not locked yet".into())
