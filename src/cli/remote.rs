@@ -80,6 +80,23 @@ impl Remote {
     }
 }
 
+/// A comma list of remote addresses (cfssl's `-remote` and `remotes` values), in order; an
+/// empty list is cfssl's 5300.
+fn parse_remotes(addrs: &str) -> Result<Vec<Remote>> {
+    let remotes = addrs
+        .split(',')
+        .filter(|a| !a.trim().is_empty())
+        .map(Remote::parse)
+        .collect::<Result<Vec<_>>>()?;
+    if remotes.is_empty() {
+        return Err(Error::Policy(
+            5300,
+            "failed to connect to remote: no remote address".into(),
+        ));
+    }
+    Ok(remotes)
+}
+
 /// True when this request must be signed remotely.
 pub fn wanted(p: &Parsed, cfg: &Config, profile: &str) -> bool {
     !p.str("remote").is_empty() || cfg.signing.profile(profile).is_ok_and(|pr| !pr.is_local())
@@ -102,18 +119,7 @@ fn targets(p: &Parsed, cfg: &Config, profile: &str) -> Result<(Vec<Remote>, Opti
     if !p.str("remote").is_empty() {
         addrs = p.str("remote");
     }
-    let remotes = addrs
-        .split(',')
-        .filter(|a| !a.trim().is_empty())
-        .map(Remote::parse)
-        .collect::<Result<Vec<_>>>()?;
-    if remotes.is_empty() {
-        return Err(Error::Policy(
-            5300,
-            "failed to connect to remote: no remote address".into(),
-        ));
-    }
-    Ok((remotes, key))
+    Ok((parse_remotes(&addrs)?, key))
 }
 
 fn tls_connector(p: &Parsed) -> Result<tokio_rustls::TlsConnector> {
@@ -251,18 +257,7 @@ fn call(p: &Parsed, remotes: &[Remote], method: &str, path: &str, body: &[u8]) -
 /// request (HMAC, as authsign); without it the body goes as is, which the server accepts only
 /// with an mTLS client certificate (`https://` remote, `-mutual-tls-client-cert/-key`).
 pub fn kpki_call(p: &Parsed, method: &str, path: &str, inner: &[u8]) -> Result<Value> {
-    let remotes = p
-        .str("remote")
-        .split(',')
-        .filter(|a| !a.trim().is_empty())
-        .map(Remote::parse)
-        .collect::<Result<Vec<_>>>()?;
-    if remotes.is_empty() {
-        return Err(Error::Policy(
-            5300,
-            "failed to connect to remote: no remote address".into(),
-        ));
-    }
+    let remotes = parse_remotes(&p.str("remote"))?;
     let body = match p.str("auth-key") {
         s if s.is_empty() => inner.to_vec(),
         spec => {
@@ -419,6 +414,26 @@ pub fn info(p: &Parsed, _ctx: &mut Ctx<'_>) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remote_lists_keep_order_skip_blanks_and_refuse_empty() {
+        let got = parse_remotes(" a:1, ,https://b:2,").unwrap();
+        let hosts: Vec<_> = got
+            .iter()
+            .map(|r| (r.host.as_str(), r.port, r.tls))
+            .collect();
+        assert_eq!(hosts, [("a", 1, false), ("b", 2, true)]);
+        for empty in ["", " , ,", ","] {
+            match parse_remotes(empty) {
+                Err(Error::Policy(5300, m)) => assert!(m.contains("no remote address"), "{m}"),
+                other => panic!("{empty:?}: want 5300, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            parse_remotes("a:1,b:notaport"),
+            Err(Error::Policy(5300, _))
+        ));
+    }
 
     #[test]
     fn remote_addresses() {
