@@ -389,7 +389,7 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::rt::TokioIo;
     use tower::ServiceExt;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -416,10 +416,8 @@ pub async fn serve(
             };
             // HTTP/1.1 only (what cfssl clients speak), and a client that does not send its
             // headers within 10 s is dropped, so slow clients cannot pile up (slowloris).
-            let mut builder =
-                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
+            let mut builder = hyper::server::conn::http1::Builder::new();
             builder
-                .http1()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(std::time::Duration::from_secs(10));
             let make_svc = |info: ConnInfo| {
@@ -431,7 +429,7 @@ pub async fn serve(
             match tls {
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(stream), make_svc(info));
-                    let _ = watcher.watch(conn.into_owned()).await;
+                    let _ = watcher.watch(conn).await;
                 }
                 Some(acc) => {
                     let hs = tokio::time::timeout(
@@ -442,7 +440,7 @@ pub async fn serve(
                     let Ok(Ok(tls_stream)) = hs else { return };
                     info.client_cn = tls::client_cn(tls_stream.get_ref().1);
                     let conn = builder.serve_connection(TokioIo::new(tls_stream), make_svc(info));
-                    let _ = watcher.watch(conn.into_owned()).await;
+                    let _ = watcher.watch(conn).await;
                 }
             }
         });
