@@ -1943,6 +1943,8 @@ async fn api_sign_with_a_read_only_database_answers_5xx_and_hands_out_nothing() 
 // A real server: raw HTTP abuse, then it still serves
 // ---------------------------------------------------------------------------
 
+/// Sends raw bytes, half-closes, and returns the HTTP status of the reply (None: no reply or the
+/// connection was closed). Any reply at all must be HTTP/1.x: the server speaks nothing else.
 fn raw_exchange(port: u16, bytes: &[u8]) -> Option<u16> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -1952,6 +1954,11 @@ fn raw_exchange(port: u16, bytes: &[u8]) -> Option<u16> {
     let _ = s.shutdown(std::net::Shutdown::Write);
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
+    assert!(
+        buf.is_empty() || buf.starts_with(b"HTTP/1."),
+        "the server answered something other than HTTP/1.x: {:?}",
+        String::from_utf8_lossy(&buf[..buf.len().min(64)])
+    );
     let text = String::from_utf8_lossy(&buf);
     text.split(' ').nth(1).and_then(|c| c.parse().ok())
 }
@@ -2011,6 +2018,11 @@ fn serve_survives_raw_http_abuse_and_leaves_no_temp_files() {
             },
         ),
         ("connect and close", Vec::new()),
+        // The server is HTTP/1.1 only: an HTTP/2 prior-knowledge preface is refused, not served.
+        (
+            "HTTP/2 preface",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec(),
+        ),
     ];
     for (what, bytes) in &abuse {
         let status = raw_exchange(port, bytes);
