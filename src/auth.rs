@@ -126,6 +126,34 @@ mod tests {
     }
 
     #[test]
+    fn clock_window_is_inclusive_at_max_skew() {
+        let key = b"k";
+        let now = 1_700_000_000;
+        for skew in [-MAX_SKEW_SECS, 0, MAX_SKEW_SECS] {
+            let r = AuthenticatedRequest::wrap(key, b"{}", now + skew);
+            assert!(r.verify(&[key], now).is_ok(), "skew {skew}");
+        }
+        for skew in [-MAX_SKEW_SECS - 1, MAX_SKEW_SECS + 1] {
+            let r = AuthenticatedRequest::wrap(key, b"{}", now + skew);
+            assert!(r.verify(&[key], now).is_err(), "skew {skew}");
+        }
+    }
+
+    #[test]
+    fn replay_id_follows_the_token_not_the_timestamp() {
+        let key = b"k";
+        let a = AuthenticatedRequest::wrap(key, br#"{"a":1}"#, 1_700_000_000);
+        let b = AuthenticatedRequest::wrap(key, br#"{"a":2}"#, 1_700_000_000);
+        assert_ne!(a.replay_id(), b.replay_id(), "different requests");
+        let mut rewritten = a.clone();
+        rewritten.timestamp += 60;
+        assert_eq!(a.replay_id(), rewritten.replay_id(), "timestamp rewrite");
+        let id = a.replay_id();
+        assert_eq!(id.len(), 64);
+        assert!(id.bytes().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
     fn known_vector() {
         // RFC 4231 test case 2
         let t = token(b"Jefe", b"what do ya want for nothing?");

@@ -75,6 +75,33 @@ mod tests {
     }
 
     #[test]
+    fn every_rfc5280_reason_name_and_number() {
+        let names = [
+            ("", 0),
+            ("  ", 0),
+            ("Unspecified", 0),
+            ("KEYCOMPROMISE", 1),
+            ("caCompromise", 2),
+            ("affiliationChanged", 3),
+            ("superseded", 4),
+            ("cessationOfOperation", 5),
+            ("certificateHold", 6),
+            ("removeFromCRL", 8),
+            ("privilegeWithdrawn", 9),
+            ("aACompromise", 10),
+        ];
+        for (name, code) in names {
+            assert_eq!(parse_reason(name).unwrap(), code, "{name:?}");
+        }
+        for n in (0u8..=10).filter(|&n| n != 7) {
+            assert_eq!(parse_reason(&format!(" {n} ")).unwrap(), n);
+        }
+        for bad in ["7", "11", "-1", "256", "key compromise", "1.0"] {
+            assert_eq!(parse_reason(bad).unwrap_err().code(), 8200, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn crl_parses_with_entries_and_number() {
         use crate::csr::CertificateRequest;
         let ss = crate::issue::init_ca(
