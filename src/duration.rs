@@ -144,5 +144,35 @@ mod tests {
         assert_eq!(format_go(Duration::hours(8760)), "8760h0m0s");
         assert_eq!(format_go(Duration::seconds(90)), "1m30s");
         assert_eq!(format_go(Duration::ZERO), "0s");
+        assert_eq!(format_go(Duration::minutes(-90)), "-1h30m0s");
+        assert_eq!(format_go(Duration::seconds(-5)), "-5s");
+    }
+
+    #[test]
+    fn human_units_only_where_asked() {
+        assert_eq!(parse_human("2w").unwrap(), Duration::days(14));
+        assert_eq!(parse_human("1y").unwrap(), Duration::days(365));
+        assert_eq!(
+            parse_human("1y2w3d4h").unwrap(),
+            Duration::hours((365 + 17) * 24 + 4)
+        );
+        for go_only in ["2w", "1y", "3d"] {
+            assert!(parse_go(go_only).is_err(), "{go_only}");
+        }
+    }
+
+    #[test]
+    fn the_largest_go_duration_is_accepted_and_one_more_is_not() {
+        // Go's time.Duration is an int64 of nanoseconds.
+        assert_eq!(
+            parse_go("9223372036854775807ns").unwrap(),
+            Duration::nanoseconds(i64::MAX)
+        );
+        assert!(parse_go("9223372036854775808ns").is_err());
+        assert!(parse_go("2562047h47m16.854775808s").is_err());
+        assert_eq!(
+            parse_go("2562047h47m16.854775807s").unwrap(),
+            Duration::nanoseconds(i64::MAX)
+        );
     }
 }
