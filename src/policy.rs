@@ -407,6 +407,28 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
+    #[test]
+    fn encipherment_usages_follow_the_key_type() {
+        use ku::*;
+        let all: u16 = (0..9).map(|b| 1u16 << b).sum();
+        let ec_drops = KEY_ENCIPHERMENT | DATA_ENCIPHERMENT;
+        let ed_drops = ec_drops | KEY_AGREEMENT | ENCIPHER_ONLY | DECIPHER_ONLY;
+        assert_eq!(usable_key_usage(KeyAlgo::Rsa(2048), all), all);
+        for ec in [KeyAlgo::EcdsaP256, KeyAlgo::EcdsaP384, KeyAlgo::EcdsaP521] {
+            // ECDH keyAgreement stays possible for EC keys.
+            assert_eq!(usable_key_usage(ec, all), all & !ec_drops, "{ec:?}");
+        }
+        assert_eq!(usable_key_usage(KeyAlgo::Ed25519, all), all & !ed_drops);
+        // The classic "signing, key encipherment" leaf: only digitalSignature survives for EC.
+        let leaf = DIGITAL_SIGNATURE | KEY_ENCIPHERMENT;
+        assert_eq!(
+            usable_key_usage(KeyAlgo::EcdsaP256, leaf),
+            DIGITAL_SIGNATURE
+        );
+        assert_eq!(usable_key_usage(KeyAlgo::Rsa(4096), leaf), leaf);
+        assert_eq!(usable_key_usage(KeyAlgo::Ed25519, 0), 0);
+    }
+
     fn csr_for(json: &str) -> ParsedCsr {
         let r = CertificateRequest::from_json(json.as_bytes()).unwrap();
         csr::parse_der(&csr::generate(&r).unwrap().csr_der).unwrap()
