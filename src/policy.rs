@@ -531,6 +531,53 @@ mod tests {
     }
 
     #[test]
+    fn intermediate_pathlen_comes_from_profile_csr_or_issuer() {
+        let cfg = Config::from_json(
+            br#"{"signing":{"profiles":{
+                "open":   {"usages":["signing"],"expiry":"1h","ca_constraint":{"is_ca":true}},
+                "two":    {"usages":["cert sign"],"expiry":"1h","ca_constraint":{"is_ca":true,"max_path_len":2}},
+                "ekus":   {"usages":["cert sign","server auth"],"expiry":"1h","ca_constraint":{"is_ca":true}}
+            }}}"#,
+        )
+        .unwrap();
+        let p = |n: &str| cfg.signing.profile(n).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let plain = csr_for(r#"{"CN":"int","hosts":["int.example","10.0.0.9"]}"#);
+        let t = |prof: &str, issuer: Option<u32>| {
+            leaf_template(
+                p(prof),
+                &plain,
+                &Overrides::default(),
+                IssuerFacts { path_len: issuer },
+                now,
+                vec![1],
+            )
+        };
+        // Nothing asked: one below the issuer's, or unlimited under an unlimited issuer.
+        assert_eq!(t("open", Some(2)).unwrap().path_len, Some(1));
+        assert_eq!(t("open", None).unwrap().path_len, None);
+        // The profile's pathlen must stay below the issuer's.
+        assert_eq!(t("two", Some(3)).unwrap().path_len, Some(2));
+        assert_eq!(t("two", Some(2)).unwrap_err().code(), 5300);
+        assert_eq!(t("two", None).unwrap().path_len, Some(2));
+        let ca = t("open", None).unwrap();
+        assert!(ca.is_ca);
+        assert_eq!(
+            ca.key_usage,
+            ku::DIGITAL_SIGNATURE | ku::CERT_SIGN,
+            "keyCertSign is added for a CA"
+        );
+        assert!(
+            ca.ext_key_usages.is_empty(),
+            "no EKU unless the profile names one"
+        );
+        // cfssl compat: CA certificates keep IP SANs only.
+        assert!(ca.sans.dns.is_empty());
+        assert_eq!(ca.sans.ip.len(), 1);
+        assert_eq!(t("ekus", None).unwrap().ext_key_usages.len(), 1);
+    }
+
+    #[test]
     fn whitelist_refuses_names_outside() {
         let cfg = Config::from_json(br#"{"signing":{"profiles":{"w":{"usages":["server auth"],"expiry":"1h","name_whitelist":"\\.example\\.com$"}}}}"#).unwrap();
         let p = cfg.signing.profile("w").unwrap();
