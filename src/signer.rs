@@ -318,4 +318,69 @@ mod tests {
         assert_ne!(new_serial().unwrap(), new_serial().unwrap());
         assert!(serial_from_decimal("12a").is_err());
     }
+
+    /// AIA is written when the profile names an OCSP responder, an issuer URL, or both, and
+    /// carries exactly what was named.
+    #[test]
+    fn authority_info_access_for_either_url() {
+        use crate::config::Config;
+        use crate::csr::CertificateRequest;
+        use crate::policy::{IssuerFacts, Overrides, leaf_template};
+        use x509_parser::prelude::*;
+        let root = CertificateRequest::from_json(br#"{"CN":"aia root"}"#).unwrap();
+        let ss = crate::issue::init_ca(&root, None).unwrap();
+        let ca = Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap();
+        let cfg = Config::from_json(
+            br#"{"signing":{"profiles":{
+                "none":   {"usages":["server auth"],"expiry":"1h"},
+                "ocsp":   {"usages":["server auth"],"expiry":"1h","ocsp_url":"http://ocsp.example"},
+                "issuer": {"usages":["server auth"],"expiry":"1h","issuer_urls":["http://ca.example/ca.crt"]},
+                "both":   {"usages":["server auth"],"expiry":"1h","ocsp_url":"http://ocsp.example",
+                           "issuer_urls":["http://ca.example/ca.crt"]}
+            }}}"#,
+        )
+        .unwrap();
+        let leaf = CertificateRequest::from_json(br#"{"CN":"aia.example"}"#).unwrap();
+        let csr = crate::csr::parse_der(&crate::csr::generate(&leaf).unwrap().csr_der).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let aia = |profile: &str| -> Option<(Vec<String>, Vec<String>)> {
+            let t = leaf_template(
+                cfg.signing.profile(profile).unwrap(),
+                &csr,
+                &Overrides::default(),
+                IssuerFacts::default(),
+                now,
+                new_serial().unwrap(),
+            )
+            .unwrap();
+            let der = ca.sign(&t, now).unwrap();
+            let (_, cert) = X509Certificate::from_der(&der).unwrap();
+            cert.extensions()
+                .iter()
+                .find_map(|e| match e.parsed_extension() {
+                    ParsedExtension::AuthorityInfoAccess(a) => {
+                        let mut ocsp = vec![];
+                        let mut issuers = vec![];
+                        for d in &a.accessdescs {
+                            if let GeneralName::URI(u) = d.access_location {
+                                if d.access_method == oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP
+                                {
+                                    ocsp.push(u.to_string());
+                                } else {
+                                    issuers.push(u.to_string());
+                                }
+                            }
+                        }
+                        Some((ocsp, issuers))
+                    }
+                    _ => None,
+                })
+        };
+        assert_eq!(aia("none"), None);
+        let ocsp = vec!["http://ocsp.example".to_string()];
+        let issuer = vec!["http://ca.example/ca.crt".to_string()];
+        assert_eq!(aia("ocsp"), Some((ocsp.clone(), vec![])));
+        assert_eq!(aia("issuer"), Some((vec![], issuer.clone())));
+        assert_eq!(aia("both"), Some((ocsp, issuer)));
+    }
 }
