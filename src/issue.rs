@@ -378,6 +378,35 @@ mod tests {
             ca.not_after - ca.not_before
         );
         assert_ne!(renewed.cert_der, ca.cert_der);
+        // A renewed CA is a CA: keyCertSign + cRLSign, CA:TRUE, notBefore backdated ~5 minutes.
+        use x509_parser::prelude::*;
+        let (_, c) = X509Certificate::from_der(&renewed.cert_der).unwrap();
+        let ku = c.key_usage().unwrap().unwrap().value;
+        assert!(ku.key_cert_sign() && ku.crl_sign());
+        assert!(!ku.digital_signature() && !ku.key_encipherment());
+        assert!(c.basic_constraints().unwrap().unwrap().value.ca);
+        let age = ::time::OffsetDateTime::now_utc().unix_timestamp()
+            - c.validity().not_before.timestamp();
+        assert!((240..=390).contains(&age), "notBefore {age}s ago");
+        // Certificates the old CA issued verify under the renewed certificate.
+        let signing = crate::profiles::builtin().signing;
+        let leaf = CertificateRequest::from_json(br#"{"CN":"renew.example"}"#).unwrap();
+        let generated = crate::csr::generate(&leaf).unwrap();
+        let issued = sign(
+            &ca,
+            &signing,
+            &SignRequest {
+                csr_pem: generated.csr_pem.into_bytes(),
+                profile: "server".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let der = crate::signer::first_certificate_der(issued.cert_pem.as_bytes()).unwrap();
+        let (_, leaf_cert) = X509Certificate::from_der(&der).unwrap();
+        leaf_cert
+            .verify_signature(Some(c.public_key()))
+            .expect("old leaf verifies under the renewed CA");
     }
 
     #[test]

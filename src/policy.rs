@@ -578,6 +578,24 @@ mod tests {
     }
 
     #[test]
+    fn initca_pathlen_from_the_ca_section() {
+        let now = OffsetDateTime::now_utc();
+        let pathlen = |ca: &str| {
+            let json = format!(r#"{{"CN":"root","ca":{ca}}}"#);
+            let req = CertificateRequest::from_json(json.as_bytes()).unwrap();
+            let csr = csr::parse_der(&csr::generate(&req).unwrap().csr_der).unwrap();
+            let t = ca_template(&req, &csr, now, vec![1]).unwrap();
+            assert!(t.is_ca);
+            assert_eq!(t.key_usage, ku::CERT_SIGN | ku::CRL_SIGN);
+            t.path_len
+        };
+        assert_eq!(pathlen("{}"), None);
+        assert_eq!(pathlen(r#"{"pathlen":2}"#), Some(2));
+        assert_eq!(pathlen(r#"{"pathlen":0,"pathlenzero":true}"#), Some(0));
+        assert_eq!(pathlen(r#"{"pathlen":0,"pathlenzero":false}"#), None);
+    }
+
+    #[test]
     fn whitelist_refuses_names_outside() {
         let cfg = Config::from_json(br#"{"signing":{"profiles":{"w":{"usages":["server auth"],"expiry":"1h","name_whitelist":"\\.example\\.com$"}}}}"#).unwrap();
         let p = cfg.signing.profile("w").unwrap();
