@@ -36,8 +36,7 @@ case "$st_version" in
     ;;
 esac
 
-cargo build --locked --bin kpki
-bin="$PWD/target/debug/kpki"
+bin="$(bash scripts/kpki-bin.sh)"
 
 tmp="$(mktemp -d)"
 server_pid=""

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Times `gencert -ca … -profile www csr.json | json -bare out` for a P-256 leaf, N runs each, for
 # kpki (release build) and, when installed, cfssl + cfssljson, run alternately in one session.
-# Prints ms per certificate for each and the ratio kpki/cfssl.
+# Prints ms per certificate for each and the ratio kpki/cfssl, plus the loop's own floor
+# (`/bin/true | /bin/true`, two process starts and nothing else). KPKI_OTHER=path adds a second kpki
+# build to the same rounds (before/after comparisons). ROUNDS=3 (odd; the median is reported).
 set -euo pipefail
 N=${N:-200}
 cd "$(dirname "$0")/.."
-if [ -z "${KPKI_BIN:-}" ]; then cargo build --release --quiet; fi
-KPKI=${KPKI_BIN:-$PWD/target/release/kpki}
+KPKI=${KPKI_BIN:-$(bash scripts/kpki-bin.sh --release)}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work"
 echo '{"CN":"bench CA","key":{"algo":"ecdsa","size":256}}' > ca-csr.json
@@ -16,6 +17,8 @@ echo '{"signing":{"default":{"expiry":"8760h"},"profiles":{"www":{"expiry":"8760
 # Each run writes new files (out-N.pem …), as a real workflow does. Overwriting existing files
 # costs both tools an ext4 data flush (auto_da_alloc on rename/truncate over an existing file).
 run_kpki() { "$KPKI" gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | "$KPKI" json -bare "out-k$1"; }
+run_other() { "$KPKI_OTHER" gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | "$KPKI_OTHER" json -bare "out-o$1"; }
+run_floor() { /bin/true | /bin/true; }
 run_cfssl() { cfssl gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | cfssljson -bare "out-c$1"; }
 time_n() { # fn -> milliseconds per run
   local fn=$1 start end
@@ -24,19 +27,26 @@ time_n() { # fn -> milliseconds per run
   echo "scale=3; ($end - $start) / 1000000 / $N" | bc
 }
 run_kpki 0; openssl verify -CAfile ca.pem out-k0.pem >/dev/null
+ROUNDS=${ROUNDS:-3}
 have_cfssl=0; command -v cfssl >/dev/null && command -v cfssljson >/dev/null && have_cfssl=1
-k=(); c=()
-for round in 1 2 3; do
+k=(); c=(); o=(); f=()
+for round in $(seq "$ROUNDS"); do
   k+=("$(time_n run_kpki)")
+  [ -n "${KPKI_OTHER:-}" ] && o+=("$(time_n run_other)")
   [ $have_cfssl = 1 ] && c+=("$(time_n run_cfssl)")
+  f+=("$(time_n run_floor)")
 done
-median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
-km=$(median "${k[@]}")
-echo "kpki  gencert|json -bare: ${km} ms/cert (median of 3 rounds of $N; rounds: ${k[*]})"
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+km=$(median "${k[@]}"); fm=$(median "${f[@]}")
+echo "kpki  gencert|json -bare: ${km} ms/cert (median of $ROUNDS rounds of $N; rounds: ${k[*]})"
+[ -n "${KPKI_OTHER:-}" ] && echo "other gencert|json -bare: $(median "${o[@]}") ms/cert (rounds: ${o[*]}; $KPKI_OTHER)"
+echo "floor /bin/true|/bin/true: ${fm} ms (rounds: ${f[*]})"
 if [ $have_cfssl = 1 ]; then
   cm=$(median "${c[@]}")
   echo "cfssl gencert|cfssljson -bare: ${cm} ms/cert (rounds: ${c[*]})"
   echo "ratio kpki/cfssl: $(echo "scale=3; $km / $cm" | bc)  (target <= 0.200)"
+  [ -n "${KPKI_OTHER:-}" ] && echo "ratio other/cfssl: $(echo "scale=3; $(median "${o[@]}") / $cm" | bc)"
+  echo "floor/cfssl: $(echo "scale=3; $fm / $cm" | bc)  (what two process starts alone cost, as a ratio)"
 else
   echo "cfssl not installed: no comparison"
 fi

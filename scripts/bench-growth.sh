@@ -7,8 +7,7 @@
 set -euo pipefail
 ROWS=${ROWS:-1000000}; DUR=${DUR:-5}
 cd "$(dirname "$0")/.."
-if [ -z "${KPKI_BIN:-}" ]; then cargo build --release --quiet; fi
-KPKI=${KPKI_BIN:-$PWD/target/release/kpki}
+KPKI=${KPKI_BIN:-$(bash scripts/kpki-bin.sh --release)}
 for t in wrk sqlite3 curl jq; do command -v $t >/dev/null || { echo "$t is required"; exit 1; }; done
 work=$(mktemp -d); pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }

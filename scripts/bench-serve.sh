@@ -15,8 +15,7 @@ set -euo pipefail
 CA_ALGO=${CA:-ecdsa}; ENDPOINT=${ENDPOINT:-sign}; DUR=${DUR:-10}; ROUNDS=${ROUNDS:-3}
 KPKI_SYNC=${KPKI_SYNC:-full}; CFSSL_DB=${CFSSL_DB:-delete}
 cd "$(dirname "$0")/.."
-if [ -z "${KPKI_BIN:-}" ]; then cargo build --release --quiet; fi
-KPKI=${KPKI_BIN:-$PWD/target/release/kpki}
+KPKI=${KPKI_BIN:-$(bash scripts/kpki-bin.sh --release)}
 LIMIT=${LIMIT:-0}; benchbin=
 if [ "$LIMIT" = 1 ]; then
   benchbin=$(cargo bench --bench signing --no-run --message-format=json 2>/dev/null |

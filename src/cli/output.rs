@@ -1,5 +1,5 @@
 //! Writing command results: cfssl's one-line JSON (`{"cert","csr","key"}`, sorted keys, Go
-//! escaping) and atomic file writes (temp file + fsync + rename) with explicit modes.
+//! escaping) and atomic file writes (temp file + rename, fsync where asked) with explicit modes.
 
 use crate::error::{Error, Result, io_message};
 use std::collections::BTreeMap;
@@ -64,6 +64,22 @@ pub fn write_set_atomic(files: &[(std::path::PathBuf, Vec<u8>, u32)]) -> Result<
     Ok(())
 }
 
+/// An unpredictable 64-bit suffix for a temp file's name (the file is created with O_EXCL, so this
+/// only has to make collisions and guessing unlikely). std's `RandomState` is keyed from the OS
+/// once per thread, so this costs no crypto library start-up in short-lived commands like
+/// `json -bare`.
+fn temp_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::hash::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    h.write_u128(now);
+    format!("{:016x}", h.finish())
+}
+
 /// Writes `data` to a new temp file beside `path` with `mode`; returns the temp path.
 fn stage(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<std::path::PathBuf> {
     let err = |e: std::io::Error| {
@@ -80,10 +96,7 @@ fn stage(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<std::path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut rnd = [0u8; 6];
-    aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut rnd)
-        .map_err(|_| Error::Internal("random number generator failed".into()))?;
-    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(rnd)));
+    let tmp = dir.join(format!(".{name}.{}.tmp", temp_suffix()));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -155,6 +168,16 @@ pub fn create_private_dir(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_suffixes_are_16_hex_digits_and_do_not_repeat() {
+        let all: std::collections::HashSet<String> = (0..1000).map(|_| temp_suffix()).collect();
+        assert_eq!(all.len(), 1000);
+        assert!(
+            all.iter()
+                .all(|s| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
+    }
 
     #[test]
     fn atomic_write_sets_mode_and_leaves_no_temp() {
