@@ -170,7 +170,15 @@ impl PrivateKey {
                 let kp = aws_lc_rs::rsa::KeyPair::generate(size).map_err(gen_err)?;
                 kp.as_der().map_err(gen_err)?.as_ref().to_vec()
             }
-            _ => rcgen::KeyPair::generate_for(algo.rcgen_alg())
+            KeyAlgo::EcdsaP256 | KeyAlgo::EcdsaP384 | KeyAlgo::EcdsaP521 => {
+                // The new pair is used as is: loading its PKCS#8 again would repeat AWS-LC's key
+                // check (one more scalar multiplication per key, ~4 % of a `gencert` call).
+                let pair = rcgen::KeyPair::generate_for(algo.rcgen_alg()).map_err(gen_err)?;
+                let pkcs8 = Zeroizing::new(pair.serialize_der());
+                return Ok(PrivateKey { pair, algo, pkcs8 });
+            }
+            // Through from_pkcs8, which normalises Ed25519 to PKCS#8 v1.
+            KeyAlgo::Ed25519 => rcgen::KeyPair::generate_for(algo.rcgen_alg())
                 .map_err(gen_err)?
                 .serialize_der(),
         };
