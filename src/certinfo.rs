@@ -326,7 +326,9 @@ pub enum Info {
 
 /// Detects and parses every object in a PEM text (certificates, CSRs, CRLs), or one DER object.
 pub fn detect(input: &[u8]) -> Result<Vec<Info>> {
-    let text_like = input.iter().take(64).any(|b| *b == b'-');
+    // PEM when a PEM header occurs anywhere (text may precede it). Not "a '-' among the first
+    // bytes": DER often has 0x2D there (a serial byte, a hyphenated issuer or subject name).
+    let text_like = input.windows(11).any(|w| w == b"-----BEGIN ");
     if text_like {
         let blocks = ::pem::parse_many(input)
             .map_err(|e| Error::Certificate(1002, format!("Failed to decode PEM: {e}")))?;
@@ -383,6 +385,7 @@ pub fn to_json(infos: &[Info]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::der::oid;
 
     #[test]
     fn key_ids_are_zero_padded() {
@@ -397,5 +400,281 @@ mod tests {
     fn garbage_is_refused() {
         assert!(detect(b"not a cert").is_err());
         assert!(detect(b"-----BEGIN FOO-----\nAAAA\n-----END FOO-----\n").is_err());
+    }
+
+    use crate::csr::CertificateRequest;
+    use crate::signer::Ca;
+
+    fn test_ca() -> Ca {
+        let req = CertificateRequest::from_json(
+            br#"{"CN":"certinfo CA","names":[{"C":"US","O":"kpki-test","OU":"ops"}]}"#,
+        )
+        .unwrap();
+        let ss = crate::issue::init_ca(&req, None).unwrap();
+        Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap()
+    }
+
+    #[test]
+    fn sigalg_names_are_cfssls() {
+        for (o, name) in [
+            ("1.2.840.113549.1.1.2", "MD2WithRSA"),
+            ("1.2.840.113549.1.1.4", "MD5WithRSA"),
+            ("1.2.840.113549.1.1.5", "SHA1WithRSA"),
+            ("1.2.840.113549.1.1.11", "SHA256WithRSA"),
+            ("1.2.840.113549.1.1.12", "SHA384WithRSA"),
+            ("1.2.840.113549.1.1.13", "SHA512WithRSA"),
+            ("1.2.840.113549.1.1.10", "SHA256WithRSAPSS"),
+            ("1.2.840.10040.4.3", "DSAWithSHA1"),
+            ("2.16.840.1.101.3.4.3.2", "DSAWithSHA256"),
+            ("1.2.840.10045.4.1", "ECDSAWithSHA1"),
+            ("1.2.840.10045.4.3.2", "ECDSAWithSHA256"),
+            ("1.2.840.10045.4.3.3", "ECDSAWithSHA384"),
+            ("1.2.840.10045.4.3.4", "ECDSAWithSHA512"),
+            ("1.3.101.112", "Ed25519"),
+            ("1.2.840.113549.1.1.1", "Unknown Signature"),
+        ] {
+            assert_eq!(sigalg_name(o), name, "{o}");
+        }
+    }
+
+    #[test]
+    fn names_join_repeated_attributes_like_cfssl() {
+        let attrs: Vec<NameAttr> = [
+            (oid::C, "US"),
+            (oid::C, "CA"),
+            (oid::ST, "WA"),
+            (oid::L, "Seattle"),
+            (oid::STREET, "1 Main St"),
+            (oid::POSTAL_CODE, "98101"),
+            (oid::O, "o1"),
+            (oid::O, "o2"),
+            (oid::OU, "u"),
+            (oid::CN, "cn"),
+            (oid::SERIAL_NUMBER, "7"),
+            (oid::EMAIL, "a@example.com"),
+        ]
+        .into_iter()
+        .map(|(o, v)| NameAttr::new(o, v))
+        .collect();
+        let n = Name::from_attrs(&attrs);
+        assert_eq!(
+            n,
+            Name {
+                common_name: "cn".into(),
+                serial_number: "7".into(),
+                country: "US,CA".into(),
+                organization: "o1,o2".into(),
+                organizational_unit: "u".into(),
+                locality: "Seattle".into(),
+                province: "WA".into(),
+                street_address: "1 Main St".into(),
+                postal_code: "98101".into(),
+                names: [
+                    "US",
+                    "CA",
+                    "WA",
+                    "Seattle",
+                    "1 Main St",
+                    "98101",
+                    "o1",
+                    "o2",
+                    "u",
+                    "cn",
+                    "7",
+                    "a@example.com"
+                ]
+                .map(String::from)
+                .to_vec(),
+            }
+        );
+        // No CN: empty, not some other attribute.
+        assert_eq!(Name::from_attrs(&attrs[..9]).common_name, "");
+    }
+
+    #[test]
+    fn certificate_fields_match_cfssl_certinfo() {
+        use x509_parser::prelude::*;
+        let ca = test_ca();
+        let signing = crate::profiles::builtin().signing;
+        let req = CertificateRequest::from_json(
+            br#"{"CN":"leaf","names":[{"O":"A&B"}],
+                 "hosts":["10.0.0.1","a.example","2001:db8::1","b.example"]}"#,
+        )
+        .unwrap();
+        let nc = crate::issue::new_cert(&ca, &signing, &req, "www", "").unwrap();
+        let der = &nc.issued.cert_der;
+        let c = certificate(der).unwrap();
+
+        assert_eq!(c.subject.common_name, "leaf");
+        assert_eq!(c.subject.organization, "A&B");
+        assert_eq!(c.issuer, certificate(&ca.cert_der).unwrap().subject);
+        assert_eq!(c.issuer.common_name, "certinfo CA");
+        assert_eq!(c.issuer.country, "US");
+        // DNS names first, then IP addresses, as cfssl lists them.
+        assert_eq!(
+            c.sans,
+            ["a.example", "b.example", "10.0.0.1", "2001:db8::1"]
+        );
+        assert_eq!(c.serial_number, nc.issued.serial);
+        assert!(c.serial_number.bytes().all(|b| b.is_ascii_digit()));
+        assert_eq!(c.not_before, rfc3339(nc.issued.not_before));
+        assert_eq!(c.not_after, rfc3339(nc.issued.not_after));
+        assert_eq!(c.sigalg, "ECDSAWithSHA256");
+        // Key ids: upper-case hex pairs joined by ':' (20 bytes of SHA-1 → 59 characters).
+        assert_eq!(c.authority_key_id, key_id_hex(&ca.ski));
+        assert_eq!(
+            c.authority_key_id.replace(':', ""),
+            ca.aki_hex().to_uppercase()
+        );
+        let (_, x) = X509Certificate::from_der(der).unwrap();
+        let ski = crate::keys::key_id(&x.public_key().subject_public_key.data);
+        assert_eq!(c.subject_key_id, key_id_hex(&ski));
+        assert_eq!(c.subject_key_id.len(), 59);
+        assert_ne!(c.subject_key_id, c.authority_key_id);
+        assert_eq!(c.pem, nc.issued.cert_pem);
+
+        // Trailing bytes after the certificate are refused.
+        let mut long = der.clone();
+        long.push(0);
+        assert_eq!(certificate(&long).unwrap_err().code(), 1003);
+    }
+
+    #[test]
+    fn csr_view_lists_every_san_type_and_ca_flag() {
+        let req = CertificateRequest::from_json(
+            br#"{"CN":"x","hosts":["spiffe://td/w","10.9.8.7","ops@example.com","a.example"],
+                 "ca":{"pathlen":1}}"#,
+        )
+        .unwrap();
+        let g = crate::csr::generate(&req).unwrap();
+        let v = csr(&g.csr_der).unwrap();
+        assert_eq!(v.subject.common_name, "x");
+        assert_eq!(
+            v.sans,
+            ["a.example", "ops@example.com", "10.9.8.7", "spiffe://td/w"]
+        );
+        assert_eq!(v.key_algorithm, "ecdsa-256");
+        assert_eq!(v.sigalg, "ECDSAWithSHA256");
+        assert!(v.is_ca);
+        assert_eq!(v.pem, g.csr_pem);
+        let plain = crate::csr::generate(&CertificateRequest::from_json(br#"{"CN":"y"}"#).unwrap())
+            .unwrap();
+        let v = csr(&plain.csr_der).unwrap();
+        assert!(!v.is_ca);
+        assert!(v.sans.is_empty());
+    }
+
+    #[test]
+    fn crl_view_has_number_aki_and_entries() {
+        let ca = test_ca();
+        let now = ::time::OffsetDateTime::now_utc();
+        let revoked_at = ::time::macros::datetime!(2025-03-04 05:06:07 UTC);
+        let der = crate::crl::build(
+            &ca,
+            &[
+                ("1234567890123456789012".into(), revoked_at, 1),
+                ("77".into(), revoked_at, 0),
+            ],
+            now,
+            ::time::Duration::hours(24),
+            42,
+        )
+        .unwrap();
+        let c = crl(&der).unwrap();
+        assert_eq!(c.issuer, certificate(&ca.cert_der).unwrap().subject);
+        assert_eq!(c.this_update, rfc3339(now));
+        assert_eq!(c.next_update, rfc3339(now + ::time::Duration::hours(24)));
+        assert_eq!(c.crl_number, "42");
+        assert_eq!(c.authority_key_id, key_id_hex(&ca.ski));
+        assert_eq!(c.sigalg, "ECDSAWithSHA256");
+        let entries: Vec<_> = c
+            .revoked_certificates
+            .iter()
+            .map(|r| {
+                (
+                    r.serial_number.as_str(),
+                    r.revocation_date.as_str(),
+                    r.reason.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                (
+                    "1234567890123456789012",
+                    "2025-03-04T05:06:07Z",
+                    "KeyCompromise"
+                ),
+                ("77", "2025-03-04T05:06:07Z", ""),
+            ]
+        );
+    }
+
+    #[test]
+    fn detect_reads_der_and_pem_of_every_kind() {
+        let ca = test_ca();
+        let g = crate::csr::generate(&CertificateRequest::from_json(br#"{"CN":"d"}"#).unwrap())
+            .unwrap();
+        let now = ::time::OffsetDateTime::now_utc();
+        let crl_der = crate::crl::build(&ca, &[], now, ::time::Duration::hours(1), 1).unwrap();
+
+        // Bare DER: one object of the right kind.
+        assert!(matches!(
+            detect(&ca.cert_der).unwrap()[..],
+            [Info::Certificate(_)]
+        ));
+        assert!(matches!(detect(&g.csr_der).unwrap()[..], [Info::Csr(_)]));
+        assert!(matches!(detect(&crl_der).unwrap()[..], [Info::Crl(_)]));
+
+        // DER with '-' bytes near the start (a hyphenated name here; a random serial byte 0x2D
+        // does the same) is still DER, not PEM text.
+        let hyphen =
+            CertificateRequest::from_json(br#"{"CN":"my-host","names":[{"O":"a-b"}]}"#).unwrap();
+        let cert_der = crate::issue::self_sign(&hyphen, None).unwrap().cert_der;
+        let csr_der = crate::csr::generate(&hyphen).unwrap().csr_der;
+        for der in [&cert_der, &csr_der, &crl_der] {
+            assert!(der[..64].contains(&b'-'), "test premise");
+        }
+        assert!(matches!(
+            detect(&cert_der).unwrap()[..],
+            [Info::Certificate(_)]
+        ));
+        assert!(matches!(detect(&csr_der).unwrap()[..], [Info::Csr(_)]));
+
+        // PEM: every block, in order.
+        let pem = format!(
+            "{}{}{}",
+            ca.cert_pem(),
+            g.csr_pem,
+            pem_encode("X509 CRL", &crl_der)
+        );
+        let infos = detect(pem.as_bytes()).unwrap();
+        assert!(matches!(
+            infos[..],
+            [Info::Certificate(_), Info::Csr(_), Info::Crl(_)]
+        ));
+
+        // One object prints as an object, several as an array; 2-space indent, newline-terminated.
+        let one = to_json(&infos[..1]);
+        assert!(one.starts_with("{\n  \"subject\": {"), "{one}");
+        assert!(one.ends_with("}\n"));
+        let all = to_json(&infos);
+        assert!(all.starts_with("[\n  {\n"), "{all}");
+        assert!(all.ends_with("]\n"));
+        let v: serde_json::Value = serde_json::from_str(&all).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn to_json_escapes_like_go() {
+        let g =
+            crate::csr::generate(&CertificateRequest::from_json(br#"{"CN":"a&b<c>"}"#).unwrap())
+                .unwrap();
+        let out = to_json(&detect(g.csr_pem.as_bytes()).unwrap());
+        assert!(
+            out.contains(r#""common_name": "a\u0026b\u003cc\u003e""#),
+            "{out}"
+        );
     }
 }

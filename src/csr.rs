@@ -199,7 +199,10 @@ fn email_address(h: &str) -> Option<String> {
         _ => h,
     };
     let (local, domain) = addr.split_once('@')?;
+    // A ':' in the local part fails Go's parser (not an atext character), so
+    // `mailto:ops@example.com` and `https://user@host` fall through to URIs, as in cfssl.
     let ok = !local.is_empty()
+        && !local.contains(':')
         && !domain.is_empty()
         && !domain.contains('@')
         && !addr.contains(char::is_whitespace)
@@ -584,6 +587,224 @@ mod tests {
         assert_eq!(
             parse_pem(cert_pem.as_bytes()).unwrap_err().message(),
             "not a csr"
+        );
+    }
+
+    /// `hosts` classified one at a time: (dns, email, ip, uri) as strings.
+    fn class(h: &str) -> &'static str {
+        let s = classify_hosts(&[h]);
+        match (s.dns.len(), s.email.len(), s.ip.len(), s.uri.len()) {
+            (1, 0, 0, 0) => "dns",
+            (0, 1, 0, 0) => "email",
+            (0, 0, 1, 0) => "ip",
+            (0, 0, 0, 1) => "uri",
+            (0, 0, 0, 0) => "none",
+            _ => "several",
+        }
+    }
+
+    #[test]
+    fn malformed_addresses_are_dns_names_as_in_cfssl() {
+        // Neither mail.ParseAddress nor url.ParseRequestURI accepts these, so cfssl writes them
+        // as dNSNames.
+        for h in [
+            "@example.com",
+            "user@",
+            "a@b@example.com",
+            "john doe@example.com",
+            "user@host:8080",
+        ] {
+            assert_eq!(class(h), "dns", "{h}");
+        }
+        // A domain with a path is not an address: here it is a URI (scheme "https").
+        assert_eq!(class("https://example.com/a@b/c"), "uri");
+        // Nor is a local part with a ':' (Go's mail.ParseAddress refuses it): URIs in cfssl.
+        assert_eq!(class("mailto:ops@example.com"), "uri");
+        assert_eq!(class("https://user@host"), "uri");
+        assert_eq!(
+            classify_hosts(&["<ops@example.com>"]).email,
+            ["ops@example.com"]
+        );
+    }
+
+    #[test]
+    fn uri_schemes_follow_go_syntax() {
+        // A scheme starts with a letter and holds letters, digits, '+', '-', '.'.
+        for h in ["a+b-c.d:x", "urn:uuid:1", "HTTP://X"] {
+            assert_eq!(class(h), "uri", "{h}");
+        }
+        // IP:port and names with '_' have no valid scheme: url.ParseRequestURI fails, so DNS.
+        for h in ["10.0.0.1:8443", "1host:80", "under_score:1", "no-colon"] {
+            assert_eq!(class(h), "dns", "{h}");
+        }
+        assert_eq!(class("2001:db8::1"), "ip");
+        assert_eq!(class(""), "none");
+    }
+
+    #[test]
+    fn subject_attrs_in_go_order_and_empty_values_skipped() {
+        let r = CertificateRequest::from_json(
+            br#"{"CN":"cn","serialnumber":"42","names":[
+                {"C":"US","ST":"CA","L":"SF","O":"Org","OU":"Unit","E":"a@example.com",
+                 "OID":{"1.2.3.4":"extra"}},
+                {"C":"","O":"Org2"}]}"#,
+        )
+        .unwrap();
+        let got: Vec<(Vec<u64>, String)> = r
+            .subject_attrs()
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.oid, a.value))
+            .collect();
+        let want: Vec<(Vec<u64>, String)> = [
+            (oid::C, "US"),
+            (oid::ST, "CA"),
+            (oid::L, "SF"),
+            (oid::O, "Org"),
+            (oid::O, "Org2"),
+            (oid::OU, "Unit"),
+            (oid::CN, "cn"),
+            (oid::SERIAL_NUMBER, "42"),
+            (oid::EMAIL, "a@example.com"),
+            (&[1, 2, 3, 4][..], "extra"),
+        ]
+        .into_iter()
+        .map(|(o, v)| (o.to_vec(), v.to_string()))
+        .collect();
+        assert_eq!(got, want);
+        // Nothing set: no attributes at all (no empty CN, serialNumber or emailAddress).
+        let empty = CertificateRequest::from_json(br#"{"names":[{}]}"#).unwrap();
+        assert_eq!(empty.subject_attrs().unwrap(), vec![]);
+        let bad = CertificateRequest::from_json(br#"{"names":[{"OID":{"1.x":"v"}}]}"#).unwrap();
+        assert_eq!(bad.subject_attrs().unwrap_err().code(), 9400);
+    }
+
+    #[test]
+    fn has_subject_needs_a_non_blank_cn_or_name_field() {
+        let has = |j: &str| {
+            CertificateRequest::from_json(j.as_bytes())
+                .unwrap()
+                .has_subject()
+        };
+        assert!(has(r#"{"CN":"ca"}"#));
+        assert!(has(r#"{"names":[{"C":"US"}]}"#));
+        assert!(has(r#"{"names":[{}, {"OU":"x"}]}"#));
+        assert!(!has(r#"{}"#));
+        assert!(!has(r#"{"CN":"  ","names":[{"O":" "}]}"#));
+        // emailAddress and serialNumber alone are not a subject for -initca.
+        assert!(!has(
+            r#"{"serialnumber":"1","names":[{"E":"a@example.com"}]}"#
+        ));
+    }
+
+    #[test]
+    fn oids_are_validated_like_asn1() {
+        assert_eq!(
+            parse_oid("1.2.840.113549").unwrap(),
+            vec![1, 2, 840, 113549]
+        );
+        assert_eq!(parse_oid("2.999.1").unwrap(), vec![2, 999, 1]);
+        assert_eq!(parse_oid("0.39").unwrap(), vec![0, 39]);
+        assert_eq!(parse_oid("1.39").unwrap(), vec![1, 39]);
+        for bad in ["", "1", "3.1", "1.40", "0.40", "1..2", "1.2.a", "-1.2"] {
+            assert_eq!(parse_oid(bad).unwrap_err().code(), 9400, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ca_pathlen_zero_only_when_asked_for() {
+        let bc = |ca: &str| {
+            let r = CertificateRequest::from_json(format!(r#"{{"CN":"ca","ca":{ca}}}"#).as_bytes())
+                .unwrap();
+            parse_der(&generate(&r).unwrap().csr_der)
+                .unwrap()
+                .basic_constraints
+        };
+        assert_eq!(bc("{}"), Some((true, None)));
+        assert_eq!(bc(r#"{"pathlenzero":true}"#), Some((true, Some(0))));
+        assert_eq!(bc(r#"{"pathlen":2}"#), Some((true, Some(2))));
+        let plain = CertificateRequest::from_json(br#"{"CN":"leaf"}"#).unwrap();
+        let p = parse_der(&generate(&plain).unwrap().csr_der).unwrap();
+        assert_eq!(p.basic_constraints, None);
+        assert!(p.sans.is_empty());
+    }
+
+    #[test]
+    fn every_san_type_survives_the_round_trip() {
+        let r = CertificateRequest::from_json(
+            br#"{"CN":"x","hosts":["a.example","ops@example.com","10.1.2.3","2001:db8::1","spiffe://td/w"]}"#,
+        )
+        .unwrap();
+        let p = parse_der(&generate(&r).unwrap().csr_der).unwrap();
+        assert_eq!(p.sans.dns, ["a.example"]);
+        assert_eq!(p.sans.email, ["ops@example.com"]);
+        assert_eq!(
+            p.sans.ip,
+            [
+                "10.1.2.3".parse::<IpAddr>().unwrap(),
+                "2001:db8::1".parse().unwrap()
+            ]
+        );
+        assert_eq!(p.sans.uri, ["spiffe://td/w"]);
+    }
+
+    #[test]
+    fn common_name_is_the_cn_attribute_not_the_first() {
+        let r = CertificateRequest::from_json(br#"{"CN":"the-cn","names":[{"O":"org"}]}"#).unwrap();
+        let p = parse_der(&generate(&r).unwrap().csr_der).unwrap();
+        assert_eq!(p.common_name(), "the-cn");
+        let r = CertificateRequest::from_json(br#"{"names":[{"O":"org"}]}"#).unwrap();
+        assert_eq!(
+            parse_der(&generate(&r).unwrap().csr_der)
+                .unwrap()
+                .common_name(),
+            ""
+        );
+    }
+
+    #[test]
+    fn trailing_bytes_after_a_csr_are_refused() {
+        let r = CertificateRequest::from_json(br#"{"CN":"x"}"#).unwrap();
+        let mut der = generate(&r).unwrap().csr_der;
+        assert!(parse_der(&der).is_ok());
+        der.push(0);
+        let e = parse_der(&der).unwrap_err();
+        assert_eq!(e.code(), 9003);
+        assert!(e.message().contains("trailing data"), "{}", e.message());
+    }
+
+    #[test]
+    fn ip_sans_are_4_or_16_bytes() {
+        assert_eq!(
+            ip_from_bytes(&[192, 0, 2, 1]),
+            Some("192.0.2.1".parse().unwrap())
+        );
+        let mut v6 = [0u8; 16];
+        v6[15] = 1;
+        assert_eq!(ip_from_bytes(&v6), Some("::1".parse().unwrap()));
+        assert_eq!(ip_from_bytes(&[1, 2, 3]), None);
+        assert_eq!(ip_from_bytes(&[0; 8]), None);
+    }
+
+    /// `openssl req -new -newkey rsa:1024 -subj /CN=weak`
+    const RSA_1024_CSR: &str = "-----BEGIN CERTIFICATE REQUEST-----
+MIIBTjCBuAIBADAPMQ0wCwYDVQQDDAR3ZWFrMIGfMA0GCSqGSIb3DQEBAQUAA4GN
+ADCBiQKBgQCrorQZ+hoRQ0R3CeAIjdmk9govkwoLmn5rSTkG7Y5iLabi0AL3ZLaW
+eBIgLzTvG8bL+mbzo8pPukiqLbb+cNjAArj9yYuaNoFtxHfPsn0VzGee5uQzEL5Z
+r2NElItwweP7Kslwzy/MAVyBl9Vmd0QVpgjOw5b9HzLN9JATRNEAywIDAQABoAAw
+DQYJKoZIhvcNAQELBQADgYEAOQDVd80enuJy9scKrGg84WSZhs7SOrkrALvSrgWt
+nCA/Ewo7C11VTomn6fFPqGvKdEcUuJDX4cyx8AhZE4D6DlM89+pOuk4VnRUsXM9V
+dBp/D7mcO0dAoBD/cMv0RDj6sdYhCvREvt/U6RdRbpQMQDcf+Ri4HvkuR0q+6Zrm
+wP0=
+-----END CERTIFICATE REQUEST-----
+";
+
+    #[test]
+    fn rsa_keys_under_2048_bits_are_too_weak() {
+        let e = parse_pem(RSA_1024_CSR.as_bytes()).unwrap_err();
+        assert_eq!(
+            (e.code(), e.message().as_str()),
+            (2400, "RSA key is too weak")
         );
     }
 }

@@ -84,21 +84,24 @@ pub fn de_map<'de, D: Deserializer<'de>, T: DeserializeOwned>(
     }
 }
 
-/// Serialises like Go's `encoding/json`: compact, and `&`, `<`, `>` escaped as `\u0026` etc.
-/// Keys come out sorted because serde_json's map is ordered.
+/// Serialises like Go's `encoding/json`: compact, and `&`, `<`, `>`, U+2028, U+2029 escaped as
+/// `\u0026` etc. Keys come out sorted because serde_json's map is ordered.
 pub fn to_go_json(v: &impl serde::Serialize) -> String {
     let s = serde_json::to_string(v).unwrap_or_else(|_| "null".into());
     go_escape(&s)
 }
 
-/// Applies Go's HTML-safe escaping to already serialised JSON (those bytes only occur in strings).
+/// Applies Go's HTML-safe escaping to already serialised JSON (those characters only occur in
+/// strings), plus the U+2028/U+2029 escaping Go's encoder always does.
 pub fn go_escape(s: &str) -> String {
-    if !s.contains(['&', '<', '>']) {
+    if !s.contains(['&', '<', '>', '\u{2028}', '\u{2029}']) {
         return s.to_string();
     }
     s.replace('&', "\\u0026")
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 #[cfg(test)]
@@ -139,5 +142,68 @@ mod tests {
             to_go_json(&serde_json::json!({"a":"<&>"})),
             r#"{"a":"\u003c\u0026\u003e"}"#
         );
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct WithOpt {
+        #[serde(default, deserialize_with = "de_opt")]
+        key: Option<Inner2>,
+        #[serde(default, deserialize_with = "de")]
+        sub: Inner2,
+    }
+    #[derive(Deserialize, Debug, Default, PartialEq)]
+    struct Inner2 {
+        #[serde(default)]
+        algo: String,
+        #[serde(default)]
+        size: u32,
+    }
+
+    #[test]
+    fn null_lists_and_maps_decode_as_empty_like_go_nil() {
+        // Go leaves a nil slice / nil map for `null`; cfssl accepts `"names": null`.
+        let o: Outer = from_slice(br#"{"CN":"x","names":null,"profiles":null}"#).unwrap();
+        assert!(o.names.is_empty());
+        assert!(o.profiles.is_empty());
+        // Wrong JSON types are refused, not silently emptied.
+        let e = from_slice::<Outer>(br#"{"CN":"x","names":{"C":"US"}}"#).unwrap_err();
+        assert!(e.to_string().contains("expected an array"), "{e}");
+        let e = from_slice::<Outer>(br#"{"CN":"x","profiles":[{"C":"US"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("expected an object"), "{e}");
+    }
+
+    #[test]
+    fn nested_optional_structs_match_keys_case_insensitively() {
+        let o: WithOpt =
+            from_slice(br#"{"KEY":{"ALGO":"rsa","Size":2048},"Sub":{"Algo":"ecdsa"}}"#).unwrap();
+        assert_eq!(
+            o,
+            WithOpt {
+                key: Some(Inner2 {
+                    algo: "rsa".into(),
+                    size: 2048
+                }),
+                sub: Inner2 {
+                    algo: "ecdsa".into(),
+                    size: 0
+                },
+            }
+        );
+        let o: WithOpt = from_slice(br#"{"key":null,"sub":{}}"#).unwrap();
+        assert_eq!(o.key, None);
+        // A nested array where Go wants an object is refused.
+        assert!(from_slice::<WithOpt>(br#"{"key":[1]}"#).is_err());
+    }
+
+    #[test]
+    fn go_escapes_line_and_paragraph_separators() {
+        // encoding/json always writes U+2028 and U+2029 as escapes (JSONP safety).
+        assert_eq!(
+            to_go_json(&serde_json::json!({"a":"x\u{2028}y\u{2029}z"})),
+            r#"{"a":"x\u2028y\u2029z"}"#
+        );
+        assert_eq!(go_escape("\u{2028}"), "\\u2028");
+        // Nothing to escape: unchanged.
+        assert_eq!(go_escape(r#"{"a":"b"}"#), r#"{"a":"b"}"#);
     }
 }
