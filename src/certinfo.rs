@@ -69,13 +69,19 @@ impl Name {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        Name {
-            common_name: attrs
+        // cfssl compat: Go's pkix.Name keeps one CommonName and one SerialNumber, each the
+        // last of its kind in DN order (FillFromRDNSequence overwrites); the other fields are
+        // lists that cfssl joins with ",".
+        let last = |o: &[u64]| {
+            attrs
                 .iter()
-                .find(|a| a.oid == oid::CN)
+                .rfind(|a| a.oid == o)
                 .map(|a| a.value.clone())
-                .unwrap_or_default(),
-            serial_number: join(oid::SERIAL_NUMBER),
+                .unwrap_or_default()
+        };
+        Name {
+            common_name: last(oid::CN),
+            serial_number: last(oid::SERIAL_NUMBER),
             country: join(oid::C),
             organization: join(oid::O),
             organizational_unit: join(oid::OU),
@@ -489,6 +495,27 @@ mod tests {
         );
         // No CN: empty, not some other attribute.
         assert_eq!(Name::from_attrs(&attrs[..9]).common_name, "");
+    }
+
+    #[test]
+    fn repeated_cn_and_serial_number_keep_the_last_as_go_does() {
+        let attrs: Vec<NameAttr> = [
+            (oid::CN, "first"),
+            (oid::SERIAL_NUMBER, "1"),
+            (oid::O, "o1"),
+            (oid::CN, "second"),
+            (oid::SERIAL_NUMBER, "2"),
+            (oid::O, "o2"),
+        ]
+        .into_iter()
+        .map(|(o, v)| NameAttr::new(o, v))
+        .collect();
+        let n = Name::from_attrs(&attrs);
+        assert_eq!(n.common_name, "second");
+        assert_eq!(n.serial_number, "2");
+        // lists are still joined in DN order, and `names` keeps every value
+        assert_eq!(n.organization, "o1,o2");
+        assert_eq!(n.names, ["first", "1", "o1", "second", "2", "o2"]);
     }
 
     #[test]

@@ -339,4 +339,20 @@ fn certinfo_matches_cfssl_on_the_same_certificates() {
             compare_certinfo(&real, &kpki, made_by, file);
         }
     }
+    // A subject neither tool writes: two CNs and two serialNumbers (Go keeps the last of each).
+    if !require_program("openssl") {
+        return;
+    }
+    let openssl = Workspace::new();
+    openssl
+        .sh(
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem \
+             -out twocn.pem -days 1 -subj '/CN=first/serialNumber=1/O=o1/CN=second/serialNumber=2'",
+        )
+        .ok();
+    compare_certinfo(&real, &kpki, &openssl, "twocn.pem");
+    let twocn = openssl.path("twocn.pem").display().to_string();
+    let k = kpki.run("cfssl-certinfo", &["-cert", &twocn]);
+    assert_eq!(k.ok().json()["subject"]["common_name"], "second");
+    assert_eq!(k.json()["subject"]["serial_number"], "2");
 }
