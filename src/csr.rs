@@ -291,11 +291,11 @@ pub struct ParsedCsr {
 }
 
 impl ParsedCsr {
-    /// The subject's first common name, or "".
+    /// The subject's common name as Go reads it (the last CN when there are several), or "".
     pub fn common_name(&self) -> String {
         self.subject_attrs
             .iter()
-            .find(|a| a.oid == oid::CN)
+            .rfind(|a| a.oid == oid::CN)
             .map(|a| a.value.clone())
             .unwrap_or_default()
     }

@@ -52,11 +52,12 @@ pub struct Template {
 }
 
 impl Template {
-    /// The first CN of the subject, or "".
+    /// The subject's common name as Go programs read it (the last CN when there are several:
+    /// the name Kubernetes takes as the user), or "".
     pub fn common_name(&self) -> String {
         self.subject_attrs
             .iter()
-            .find(|a| a.oid == oid::CN)
+            .rfind(|a| a.oid == oid::CN)
             .map(|a| a.value.clone())
             .unwrap_or_default()
     }
@@ -147,11 +148,25 @@ pub fn override_subject(base: &[NameAttr], over: &CertificateRequest) -> Result<
     Ok(merged)
 }
 
-fn whitelist_check(profile: &SigningProfile, cn: &str, sans: &Sans) -> Result<()> {
+/// Every common name of `subject_attrs` and every DNS, email and URI SAN must match the profile's
+/// `name_whitelist` (cfssl: `Find`, i.e. unanchored unless the pattern anchors itself).
+fn whitelist_check(
+    profile: &SigningProfile,
+    subject_attrs: &[NameAttr],
+    sans: &Sans,
+) -> Result<()> {
     let Some(re) = &profile.name_whitelist else {
         return Ok(());
     };
-    let names = std::iter::once(cn.to_string())
+    // Go keeps only the last CN of a subject (pkix.Name), so cfssl checks that one; kpki keeps
+    // every CN in the certificate, so every one is checked: a permitted first CN cannot carry an
+    // unchecked last one (which Go programs, Kubernetes among them, would read as the name).
+    // cfssl compat: an empty or absent CN is not checked.
+    let cns = subject_attrs
+        .iter()
+        .filter(|a| a.oid == oid::CN && !a.value.is_empty())
+        .map(|a| a.value.clone());
+    let names = cns
         .chain(sans.dns.iter().cloned())
         .chain(sans.email.iter().cloned())
         .chain(sans.uri.iter().cloned());
@@ -230,12 +245,7 @@ pub fn leaf_template(
         sans.uri.clear();
     }
 
-    let cn = subject_attrs
-        .iter()
-        .find(|a| a.oid == oid::CN)
-        .map(|a| a.value.as_str())
-        .unwrap_or("");
-    whitelist_check(profile, cn, &sans)?;
+    whitelist_check(profile, &subject_attrs, &sans)?;
 
     let mut key_usage = usable_key_usage(csr.key_algo, profile.key_usage);
     if is_ca {
@@ -377,8 +387,7 @@ pub fn selfsign_template(
     expiry: Duration,
     serial: Vec<u8>,
 ) -> Result<Template> {
-    let cn = csr.common_name();
-    whitelist_check(profile, &cn, &csr.sans)?;
+    whitelist_check(profile, &csr.subject_attrs, &csr.sans)?;
     let not_before = now.replace_nanosecond(0).unwrap_or(now) - Duration::minutes(5);
     Ok(Template {
         serial,

@@ -1199,6 +1199,38 @@ fn tls_and_mutual_tls() {
     );
     out.ok();
     assert_eq!(out.json()["result"], json!({"healthy": true}));
+    // Client certificates with two CNs (made by openssl, signed by tlsca): as in cfssl (Go's
+    // pkix.Name), the last CN is the one matched, whatever comes first.
+    for (name, subj, expect) in [
+        ("ok-last", "/CN=intruder/CN=client-ok", "200"),
+        ("ok-first", "/CN=client-ok/CN=intruder", "403"),
+    ] {
+        ws.sh(&format!(
+            "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+             -keyout {name}-key.pem -out {name}.csr -subj '{subj}' && \
+             printf 'extendedKeyUsage=clientAuth\\n' > {name}.ext && \
+             openssl x509 -req -in {name}.csr -CA tlsca.pem -CAkey tlsca-key.pem \
+             -CAcreateserial -days 1 -extfile {name}.ext -out {name}.pem"
+        ))
+        .ok();
+        let out = curl(
+            &ws,
+            &[
+                "--cacert",
+                "tlsca.pem",
+                "--cert",
+                &format!("{name}.pem"),
+                "--key",
+                &format!("{name}-key.pem"),
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &health,
+            ],
+        );
+        assert_eq!(out.ok().stdout.trim(), expect, "{subj}: {}", out.describe());
+    }
     stop(&mut guard, &s);
 
     // -require-auth with mutual TLS: the client certificate is the authentication.

@@ -602,6 +602,69 @@ fn cli_sign_refuses_bad_csrs_and_policy_violations() {
     run_cli_cases(&p.ws, &cases);
 }
 
+/// A subject with several CNs: Go keeps only the last (so cfssl checks that one, and Kubernetes
+/// takes it as the user name); kpki keeps them all in the certificate, so every CN must pass
+/// `name_whitelist`, whichever position the outside one has. A CSR without a CN is judged on its
+/// SANs alone, as in cfssl.
+#[test]
+fn cli_sign_checks_every_common_name_against_the_whitelist() {
+    if !require_program("openssl") {
+        return;
+    }
+    let p = pki();
+    let csr = |name: &str, subj: &str| {
+        p.ws.sh(&format!(
+            "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+             -keyout {name}-key.pem -out {name}.csr -subj '{subj}' \
+             -addext 'subjectAltName=DNS:b.example.com'"
+        ))
+        .ok();
+    };
+    csr("inside-first", "/CN=a.example.com/CN=evil.org");
+    csr("inside-last", "/CN=evil.org/CN=a.example.com");
+    csr("both-inside", "/CN=a.example.com/CN=c.example.com");
+    csr("no-cn", "/O=example");
+    let db = format!("sqlite://{}", p.ws.path("cn.db").display());
+    let sign = |file: &str| {
+        let args = with(SIGN, &["-profile=restricted", &format!("-db={db}"), file]);
+        p.ws.run("kpki", &args_of(&args))
+    };
+    for refused in ["inside-first.csr", "inside-last.csr"] {
+        let out = sign(refused);
+        out.failed();
+        assert_eq!(out.error_code(), 5500, "{refused}: {}", out.describe());
+        assert!(
+            out.stderr.contains("evil.org"),
+            "{refused}: {}",
+            out.describe()
+        );
+    }
+    for signed in ["both-inside.csr", "no-cn.csr"] {
+        let out = sign(signed);
+        let pem = out.ok().json()["cert"].as_str().unwrap().to_string();
+        let cert = p.ws.write(&format!("{signed}.pem"), pem);
+        // The certificate keeps the subject as requested, both CNs included (openssl reads it).
+        let subject = p.ws.sh(&format!(
+            "openssl x509 -noout -subject -nameopt RFC2253 -in {}",
+            cert.display()
+        ));
+        let expect = if signed == "no-cn.csr" {
+            "subject=O=example"
+        } else {
+            "subject=CN=c.example.com,CN=a.example.com"
+        };
+        assert_eq!(subject.ok().stdout.trim(), expect, "{signed}");
+    }
+    // The database records the CN that Go programs read: the last one.
+    let rows = |cn: &str| {
+        let out =
+            p.ws.run("kpki", &["certs", &format!("-db={db}"), "-cn", cn, "-json"]);
+        out.ok().json().as_array().map_or(0, |a| a.len())
+    };
+    assert_eq!(rows("c.example.com"), 1);
+    assert_eq!(rows("a.example.com"), 0);
+}
+
 fn args_of(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }

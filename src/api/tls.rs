@@ -59,7 +59,8 @@ pub fn client_cn(conn: &rustls::ServerConnection) -> Option<String> {
     let cn = c
         .subject()
         .iter_common_name()
-        .next()
+        // cfssl compat: Go's pkix.Name keeps the last CN; `-mutual-tls-cn` is matched against it.
+        .last()
         .and_then(|a| a.as_str().ok())
         .unwrap_or("");
     Some(cn.to_string())

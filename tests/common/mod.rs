@@ -1314,9 +1314,8 @@ pub fn assert_certinfo_matches(info: &serde_json::Value, cert: &CertSummary, pem
     }
     // Go (and so cfssl) keeps the last CN of a subject that has several.
     let cn = (cert.subject_attrs().into_iter())
-        .filter(|(t, _)| t == "CN")
+        .rfind(|(t, _)| t == "CN")
         .map(|(_, v)| v)
-        .last()
         .unwrap_or_default();
     assert_eq!(info["subject"]["common_name"], cn.as_str());
     let names: Vec<String> = cert.subject_attrs().into_iter().map(|(_, v)| v).collect();
