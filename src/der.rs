@@ -722,4 +722,114 @@ mod tests {
         let d = yasna::construct_der(|w| write_time(w, t));
         assert_eq!(d[0], 24);
     }
+
+    #[test]
+    fn every_bounded_attribute_has_its_x520_upper_bound() {
+        for (o, max, name) in [
+            (oid::CN, 64, "common name"),
+            (oid::O, 64, "organization"),
+            (oid::OU, 64, "organizational unit"),
+            (oid::L, 128, "locality"),
+            (oid::ST, 128, "state or province"),
+            (oid::STREET, 128, "street address"),
+            (oid::POSTAL_CODE, 40, "postal code"),
+            (oid::SERIAL_NUMBER, 64, "subject serialNumber"),
+            (oid::EMAIL, 255, "email address"),
+        ] {
+            encode_name(&[NameAttr::new(o, "x".repeat(max))]).unwrap();
+            let e = encode_name(&[NameAttr::new(o, "x".repeat(max + 1))]).unwrap_err();
+            assert!(e.message().starts_with(name), "{o:?}: {}", e.message());
+            assert!(e.message().contains(&format!("longer than {max}")));
+        }
+        // Attributes without an X.520 bound (title, 2.5.4.12) are not limited.
+        encode_name(&[NameAttr::new(&[2, 5, 4, 12], "x".repeat(1000))]).unwrap();
+    }
+
+    #[test]
+    fn email_attributes_are_ascii_ia5strings() {
+        let n = encode_name(&[NameAttr::new(oid::EMAIL, "a@b")]).unwrap();
+        assert!(
+            n.windows(5).any(|w| w == [0x16, 3, b'a', b'@', b'b']),
+            "{n:02x?}"
+        );
+        // Non-ASCII is refused for email only; other attributes become UTF8String.
+        let n = encode_name(&[NameAttr::new(oid::CN, "é")]).unwrap();
+        assert!(n.ends_with(&[0x0c, 2, 0xc3, 0xa9]), "{n:02x?}");
+    }
+
+    #[test]
+    fn attribute_oids_must_be_encodable() {
+        // X.660: at least two arcs, first arc 0..=2, second arc 0..=39 under arcs 0 and 1.
+        for ok in [
+            &[2u64, 40][..],
+            &[2, 999, 1],
+            &[1, 39],
+            &[0, 39],
+            &[0, 9, 2342],
+        ] {
+            assert!(encode_name(&[NameAttr::new(ok, "x")]).is_ok(), "{ok:?}");
+        }
+        for bad in [&[2u64][..], &[3, 1], &[1, 40], &[0, 40]] {
+            assert!(encode_name(&[NameAttr::new(bad, "x")]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn san_emails_need_a_local_part_and_a_plain_domain() {
+        let sans = |e: &str| Sans {
+            email: vec![e.into()],
+            ..Default::default()
+        };
+        let ext = subject_alt_name(&sans("a@example.com"), false).unwrap();
+        assert_eq!(ext.value[2], 0x81, "rfc822Name is [1]");
+        for bad in ["@example.com", "a@bad host", "a@*.example.com", "nodomain"] {
+            assert!(subject_alt_name(&sans(bad), false).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dns_names_may_be_253_characters() {
+        let l63 = "a".repeat(63);
+        let n253 = format!("{l63}.{l63}.{l63}.{}", "b".repeat(61));
+        assert_eq!(n253.len(), 253);
+        assert!(is_dns_name(&n253));
+        let n254 = format!("{n253}c");
+        assert!(!is_dns_name(&n254));
+    }
+
+    #[test]
+    fn urls_must_be_non_empty_ascii() {
+        assert!(crl_distribution_point("http://crl.example/ca.crl").is_ok());
+        assert!(crl_distribution_point("").is_err());
+        assert!(crl_distribution_point("http://crl.exämple/ca.crl").is_err());
+        assert!(authority_info_access(&["http://ocsp.example"], &[""]).is_err());
+    }
+
+    fn any_policy(cps: &[&str], notices: &[&str]) -> Policy {
+        Policy {
+            oid: vec![2, 5, 29, 32, 0],
+            cps: cps.iter().map(|s| s.to_string()).collect(),
+            notices: notices.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn policy_qualifiers_are_written_only_when_present() {
+        let der = |p| hex::encode(certificate_policies(&[p]).unwrap().value);
+        // SEQUENCE { PolicyInformation { anyPolicy } }: no empty qualifier SEQUENCE.
+        assert_eq!(der(any_policy(&[], &[])), "300830060604551d2000");
+        // id-qt-cps with IA5String "x"
+        assert_eq!(
+            der(any_policy(&["x"], &[])),
+            "301930170604551d2000300f300d06082b06010505070201160178"
+        );
+        // id-qt-unotice with UserNotice { explicitText UTF8String "y" }
+        assert_eq!(
+            der(any_policy(&[], &["y"])),
+            "301b30190604551d20003011300f06082b0601050507020230030c0179"
+        );
+    }
+
+    const T0: OffsetDateTime = time::macros::datetime!(2020-01-01 00:00:00 UTC);
+    const T1: OffsetDateTime = time::macros::datetime!(2020-01-02 00:00:00 UTC);
 }

@@ -998,4 +998,91 @@ mod tests {
             Review::Rejected(_)
         ));
     }
+
+    #[test]
+    fn problems_display_their_line_and_severity() {
+        let f = check_token_file(b"a,b\nx,y,z\n,u,1\n");
+        let shown: Vec<String> = f.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(
+            shown[0].starts_with("line 1: error: 2 column(s)"),
+            "{shown:?}"
+        );
+        assert!(
+            shown[1].starts_with("line 3: warning: empty token"),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn only_fatal_problems_make_a_file_fatal() {
+        assert!(check_token_file(b"a,b\n").is_fatal());
+        assert!(check_token_file(b"a,b,c\na,b\n,u,1\n").is_fatal());
+        let warned = check_token_file(b",u,1\n");
+        assert_eq!(warned.problems.len(), 1);
+        assert!(!warned.is_fatal(), "a warning alone is not fatal");
+        assert!(!check_token_file(b"a,b,c\n").is_fatal());
+        assert!(!check_token_file(b"").is_fatal());
+    }
+
+    #[test]
+    fn the_last_line_keeps_its_last_byte_unless_it_is_a_cr() {
+        // Without a final newline the last byte is data; only a `\r` right before EOF is dropped.
+        let (recs, errs) = read_csv(b"a,b,c");
+        assert!(errs.is_empty());
+        assert_eq!(recs, vec![(1, v(&["a", "b", "c"]))]);
+        let (recs, _) = read_csv(b"t,u,1\nx,y,z\r");
+        assert_eq!(recs[1], (2, v(&["x", "y", "z"])));
+        assert!(check_token_file(b"x,y,z\r").problems.is_empty());
+    }
+
+    #[test]
+    fn debug_shows_the_id_and_hides_the_secret() {
+        let t = BootstrapToken::parse("abcdef.0123456789abcdef").unwrap();
+        assert_eq!(format!("{t:?}"), "BootstrapToken(abcdef.<secret>)");
+    }
+
+    #[test]
+    fn descriptions_are_one_line_of_at_most_1024_characters() {
+        validate_description("").unwrap();
+        validate_description(&"x".repeat(1024)).unwrap();
+        // The limit counts characters, not bytes: 1024 two-byte characters pass.
+        validate_description(&"é".repeat(1024)).unwrap();
+        for bad in [
+            "x".repeat(1025),
+            "é".repeat(1025),
+            "a\nb".into(),
+            "a\rb".into(),
+        ] {
+            assert!(validate_description(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn fields_starting_with_a_blank_and_backslash_dot_are_quoted_as_go_does() {
+        // Go's csv.Writer (fieldNeedsQuotes) quotes a leading space or tab and the field `\.`.
+        assert_eq!(csv_field(" a", false), "\" a\"");
+        assert_eq!(csv_field("\ta", false), "\"\ta\"");
+        assert_eq!(csv_field(r"\.", false), r#""\.""#);
+        assert_eq!(csv_field("a b", false), "a b");
+        assert_eq!(csv_line("t", r"\.", "1", &[]).unwrap(), "t,\"\\.\",1\n");
+    }
+
+    #[test]
+    fn tokens_with_quotes_blanks_controls_a_leading_hash_or_a_bom_are_refused() {
+        for bad in [
+            "a\"b",
+            "a b",
+            "a\tb",
+            "a\u{1}b",
+            "a\u{a0}b",
+            "#tok",
+            "\u{feff}tok",
+            "a\u{feff}b",
+        ] {
+            assert!(csv_line(bad, "u", "1", &[]).is_err(), "{bad:?}");
+        }
+        // '#' only counts at the start.
+        assert_eq!(csv_line("a#b", "u", "1", &[]).unwrap(), "a#b,u,1\n");
+    }
 }
