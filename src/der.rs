@@ -829,7 +829,4 @@ mod tests {
             "301b30190604551d20003011300f06082b0601050507020230030c0179"
         );
     }
-
-    const T0: OffsetDateTime = time::macros::datetime!(2020-01-01 00:00:00 UTC);
-    const T1: OffsetDateTime = time::macros::datetime!(2020-01-02 00:00:00 UTC);
 }
