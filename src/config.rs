@@ -625,4 +625,187 @@ mod tests {
         let mut c = Config::from_json(br#"{"signing":{"default":{"expiry":"1h"}},"auth_keys":{"k":{"type":"standard","key":"xyz"}}}"#).unwrap();
         assert!(c.resolve_auth_keys(|_| unreachable!()).is_err());
     }
+
+    fn one_profile(body: &str) -> Result<Config> {
+        Config::from_json(
+            format!(
+                r#"{{"signing":{{"profiles":{{"p":{body}}}}},"auth_keys":{{"k":{{"type":"standard","key":"00"}}}},"remotes":{{"r":"127.0.0.1:8888"}}}}"#
+            )
+            .as_bytes(),
+        )
+    }
+
+    #[test]
+    fn every_cfssl_usage_name_maps_to_its_rfc5280_bit_or_eku() {
+        for (name, bit) in [
+            ("signing", 0),
+            ("digital signature", 0),
+            ("content commitment", 1),
+            ("key encipherment", 2),
+            ("data encipherment", 3),
+            ("key agreement", 4),
+            ("cert sign", 5),
+            ("crl sign", 6),
+            ("encipher only", 7),
+            ("decipher only", 8),
+        ] {
+            match usage(name) {
+                Some(Usage::Key(b)) => assert_eq!(b, 1u16 << bit, "{name}"),
+                _ => panic!("{name} is not a key usage"),
+            }
+        }
+        for (name, o) in [
+            ("any", &[2u64, 5, 29, 37, 0][..]),
+            ("server auth", &[1, 3, 6, 1, 5, 5, 7, 3, 1]),
+            ("client auth", &[1, 3, 6, 1, 5, 5, 7, 3, 2]),
+            ("code signing", &[1, 3, 6, 1, 5, 5, 7, 3, 3]),
+            ("email protection", &[1, 3, 6, 1, 5, 5, 7, 3, 4]),
+            ("s/mime", &[1, 3, 6, 1, 5, 5, 7, 3, 4]),
+            ("ipsec end system", &[1, 3, 6, 1, 5, 5, 7, 3, 5]),
+            ("ipsec tunnel", &[1, 3, 6, 1, 5, 5, 7, 3, 6]),
+            ("ipsec user", &[1, 3, 6, 1, 5, 5, 7, 3, 7]),
+            ("timestamping", &[1, 3, 6, 1, 5, 5, 7, 3, 8]),
+            ("ocsp signing", &[1, 3, 6, 1, 5, 5, 7, 3, 9]),
+            ("microsoft sgc", &[1, 3, 6, 1, 4, 1, 311, 10, 3, 3]),
+            ("netscape sgc", &[2, 16, 840, 1, 113730, 4, 1]),
+        ] {
+            match usage(name) {
+                Some(Usage::Ext(got)) => assert_eq!(got, o, "{name}"),
+                _ => panic!("{name} is not an extended key usage"),
+            }
+        }
+        assert!(usage("Server Auth").is_none(), "names are matched exactly");
+    }
+
+    #[test]
+    fn a_profile_named_default_overrides_the_default_section() {
+        let c = Config::from_json(GUIDE.as_bytes()).unwrap();
+        assert_eq!(
+            c.signing.profile("default").unwrap().expiry,
+            Duration::hours(8760)
+        );
+        let c = Config::from_json(br#"{"signing":{"default":{"expiry":"1h"},"profiles":{"default":{"usages":["server auth"],"expiry":"2h"}}}}"#).unwrap();
+        assert_eq!(
+            c.signing.profile("default").unwrap().expiry,
+            Duration::hours(2)
+        );
+        assert_eq!(c.signing.profile("").unwrap().expiry, Duration::hours(1));
+    }
+
+    #[test]
+    fn remotes_and_auth_keys_must_exist() {
+        let p = one_profile(
+            r#"{"usages":["server auth"],"expiry":"1h","auth_key":"k","prev_auth_key":"k"}"#,
+        )
+        .unwrap();
+        assert!(p.signing.profile("p").unwrap().is_local());
+        for (body, needle) in [
+            (r#"{"remote":"nope"}"#, "remote \"nope\""),
+            (
+                r#"{"remote":"r","auth_remote":{"remote":"r","auth_key":"k"}}"#,
+                "pick one",
+            ),
+            (
+                r#"{"auth_remote":{"remote":"nope","auth_key":"k"}}"#,
+                "remote \"nope\"",
+            ),
+            (
+                r#"{"auth_remote":{"remote":"r","auth_key":"nope"}}"#,
+                "auth_key \"nope\"",
+            ),
+            (
+                r#"{"usages":["server auth"],"expiry":"1h","prev_auth_key":"nope"}"#,
+                "auth_key \"nope\"",
+            ),
+        ] {
+            let e = one_profile(body).unwrap_err();
+            assert!(e.message().contains(needle), "{body}: {}", e.message());
+        }
+    }
+
+    #[test]
+    fn remote_profiles_need_neither_usages_nor_expiry() {
+        let c = one_profile(r#"{"remote":"r"}"#).unwrap();
+        let p = c.signing.profile("p").unwrap();
+        assert!(!p.is_local());
+        assert_eq!(p.expiry, Duration::ZERO);
+        let c = one_profile(r#"{"auth_remote":{"remote":"r","auth_key":"k"}}"#).unwrap();
+        let p = c.signing.profile("p").unwrap();
+        assert!(!p.is_local());
+        assert_eq!(
+            p.auth_remote,
+            Some(AuthRemote {
+                remote: "r".into(),
+                auth_key: "k".into()
+            })
+        );
+    }
+
+    #[test]
+    fn not_before_and_not_after_are_parsed_and_ordered() {
+        let c = one_profile(r#"{"usages":["server auth"],"not_before":"2020-01-01T00:00:00Z","not_after":"2021-01-01T00:00:00Z"}"#).unwrap();
+        let p = c.signing.profile("p").unwrap();
+        assert_eq!(
+            p.not_before,
+            Some(time::macros::datetime!(2020-01-01 00:00:00 UTC))
+        );
+        assert_eq!(
+            p.not_after,
+            Some(time::macros::datetime!(2021-01-01 00:00:00 UTC))
+        );
+        assert_eq!(p.expiry, Duration::ZERO, "not_after stands in for expiry");
+        let c = one_profile(
+            r#"{"usages":["server auth"],"expiry":"1h","not_before":"","not_after":""}"#,
+        )
+        .unwrap();
+        let p = c.signing.profile("p").unwrap();
+        assert_eq!(
+            (p.not_before, p.not_after),
+            (None, None),
+            "empty strings mean unset"
+        );
+        let e = one_profile(r#"{"usages":["server auth"],"not_before":"2021-01-01T00:00:00Z","not_after":"2020-01-01T00:00:00Z"}"#).unwrap_err();
+        assert!(e.message().contains("before not_before"), "{}", e.message());
+        let e = one_profile(r#"{"usages":["server auth"],"not_after":"2020-01-01"}"#).unwrap_err();
+        assert!(e.message().contains("invalid not_after"), "{}", e.message());
+    }
+
+    #[test]
+    fn eku_names_for_display() {
+        for (o, name) in [
+            (&[1u64, 3, 6, 1, 5, 5, 7, 3, 1][..], "server auth"),
+            (&[1, 3, 6, 1, 5, 5, 7, 3, 2], "client auth"),
+            (&[1, 3, 6, 1, 5, 5, 7, 3, 3], "code signing"),
+            (&[1, 3, 6, 1, 5, 5, 7, 3, 4], "email protection"),
+            (&[1, 3, 6, 1, 5, 5, 7, 3, 8], "timestamping"),
+            (&[1, 3, 6, 1, 5, 5, 7, 3, 9], "ocsp signing"),
+            (&[2, 5, 29, 37, 0], "any"),
+            (&[1, 3, 6, 1, 5, 5, 7, 3, 5], "other"),
+        ] {
+            assert_eq!(eku_name(o), name);
+        }
+    }
+
+    #[test]
+    fn the_builtin_default_profile_is_cfssls() {
+        // cfssl's DefaultConfig: signing, key encipherment, server auth, client auth; 8760h.
+        let c = Config::from_json(br#"{"signing":{"profiles":{}}}"#).unwrap();
+        for p in [SigningProfile::cfssl_default(), c.signing.default] {
+            assert_eq!(
+                p.usages,
+                ["signing", "key encipherment", "server auth", "client auth"]
+            );
+            assert_eq!(p.key_usage, 0b101, "digitalSignature and keyEncipherment");
+            assert_eq!(
+                p.ext_key_usages,
+                [
+                    &[1u64, 3, 6, 1, 5, 5, 7, 3, 1][..],
+                    &[1, 3, 6, 1, 5, 5, 7, 3, 2]
+                ]
+            );
+            assert_eq!(p.expiry, Duration::hours(8760));
+            assert_eq!(p.expiry_string, "8760h");
+            assert!(p.is_local());
+        }
+    }
 }
