@@ -8,25 +8,30 @@ set -euo pipefail
 N=${N:-200}
 cd "$(dirname "$0")/.."
 KPKI=${KPKI_BIN:-$(bash scripts/kpki-bin.sh --release)}
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+work=$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}"); trap 'rm -rf "$work"' EXIT
 cd "$work"
 echo '{"CN":"bench CA","key":{"algo":"ecdsa","size":256}}' > ca-csr.json
 echo '{"CN":"leaf.example","hosts":["leaf.example","10.0.0.1"],"key":{"algo":"ecdsa","size":256}}' > csr.json
 echo '{"signing":{"default":{"expiry":"8760h"},"profiles":{"www":{"expiry":"8760h","usages":["signing","key encipherment","server auth"]}}}}' > cfg.json
 "$KPKI" gencert -initca ca-csr.json 2>/dev/null | "$KPKI" json -bare ca
-# Each run writes new files (out-N.pem …), as a real workflow does. Overwriting existing files
+# Each run writes new files ($out/N.pem …), as a real workflow does. Overwriting existing files
 # costs both tools an ext4 data flush (auto_da_alloc on rename/truncate over an existing file).
-run_kpki() { "$KPKI" gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | "$KPKI" json -bare "out-k$1"; }
-run_other() { "$KPKI_OTHER" gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | "$KPKI_OTHER" json -bare "out-o$1"; }
+# Nothing is deleted until the script exits: every timed loop writes into a directory of its own.
+# On an ext4 without a journal (this VM's root) creating a file right after many deletions costs
+# ~0.5 ms (the allocator skips inodes freed in the last 60-360 s, reading each one's dtime), so a
+# `rm` between rounds would add that to both tools and measure the file system, not the tools.
+run_kpki() { "$KPKI" gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | "$KPKI" json -bare "$out/$1"; }
+run_other() { "$KPKI_OTHER" gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | "$KPKI_OTHER" json -bare "$out/$1"; }
 run_floor() { /bin/true | /bin/true; }
-run_cfssl() { cfssl gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | cfssljson -bare "out-c$1"; }
+run_cfssl() { cfssl gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | cfssljson -bare "$out/$1"; }
+loop=0
 time_n() { # fn -> milliseconds per run
   local fn=$1 start end
-  rm -f out-*
+  loop=$((loop + 1)); out="$work/loop-$loop"; mkdir "$out"
   start=$(date +%s%N); for i in $(seq "$N"); do $fn "$i"; done; end=$(date +%s%N)
   echo "scale=3; ($end - $start) / 1000000 / $N" | bc
 }
-run_kpki 0; openssl verify -CAfile ca.pem out-k0.pem >/dev/null
+out=$work; run_kpki check; openssl verify -CAfile ca.pem check.pem >/dev/null
 ROUNDS=${ROUNDS:-3}
 have_cfssl=0; command -v cfssl >/dev/null && command -v cfssljson >/dev/null && have_cfssl=1
 k=(); c=(); o=(); f=()
