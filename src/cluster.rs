@@ -587,8 +587,10 @@ pub enum Decision {
 /// What a certificate file says, read with x509-parser.
 #[derive(Debug, Clone)]
 pub struct CertFacts {
-    /// subject CN
+    /// subject CN: the last one when there are several, as Go (so Kubernetes and etcd) reads it
     pub cn: String,
+    /// how many CN attributes the subject has (kpki issues exactly one)
+    pub cn_count: usize,
     /// subject O values
     pub orgs: Vec<String>,
     /// SANs as text (IPs in Rust's display form)
@@ -626,10 +628,11 @@ pub fn facts_of_der(der: &[u8]) -> Result<CertFacts> {
         cn: c
             .subject()
             .iter_common_name()
-            .next()
+            .last()
             .and_then(|a| a.as_str().ok())
             .unwrap_or("")
             .to_string(),
+        cn_count: c.subject().iter_common_name().count(),
         orgs: c
             .subject()
             .iter_organization()
@@ -784,7 +787,7 @@ pub fn check_leaf(
     orgs.sort();
     let mut want_orgs = spec.orgs.clone();
     want_orgs.sort();
-    if f.cn != spec.cn || orgs != want_orgs {
+    if f.cn_count != 1 || f.cn != spec.cn || orgs != want_orgs {
         return issue("subject changed");
     }
     if normalize(&f.hosts) != normalize(&spec.hosts) {
@@ -1012,6 +1015,52 @@ nodes:
         assert_eq!(
             check_leaf(&changed, pem, Some(&key), &ca.cert_der, now, None),
             Decision::Issue("SANs changed".into())
+        );
+        // The planned CN first and another one last: Go programs (Kubernetes takes the client
+        // certificate's CN as the user name) read the last, so this is not the planned subject.
+        let csr = crate::csr::parse_pem(nc.csr_pem.as_bytes()).unwrap();
+        let over = crate::policy::Overrides {
+            hosts: None,
+            subject: None,
+        };
+        let profile = signing.profile("server").unwrap();
+        let serial = crate::signer::new_serial().unwrap();
+        let mut t =
+            crate::policy::leaf_template(profile, &csr, &over, ca.facts(), now, serial).unwrap();
+        let cn = crate::der::NameAttr::new(crate::der::oid::CN, "system:admin");
+        t.subject_attrs.push(cn);
+        t.subject_der = crate::der::encode_name(&t.subject_attrs).unwrap();
+        let two_cns = crate::keys::pem_encode("CERTIFICATE", &ca.sign(&t, now).unwrap());
+        let (_, facts) = cert_facts(two_cns.as_bytes()).unwrap();
+        assert_eq!((facts.cn.as_str(), facts.cn_count), ("system:admin", 2));
+        assert_eq!(
+            check_leaf(
+                leaf,
+                two_cns.as_bytes(),
+                Some(&key),
+                &ca.cert_der,
+                now,
+                None
+            ),
+            Decision::Issue("subject changed".into())
+        );
+        // The other way round Go reads the planned CN, but tools that read the first CN do not:
+        // a subject with two CNs is never the planned one.
+        t.subject_attrs.rotate_right(1);
+        t.subject_der = crate::der::encode_name(&t.subject_attrs).unwrap();
+        let two_cns = crate::keys::pem_encode("CERTIFICATE", &ca.sign(&t, now).unwrap());
+        let (_, facts) = cert_facts(two_cns.as_bytes()).unwrap();
+        assert_eq!((facts.cn.as_str(), facts.cn_count), (leaf.cn.as_str(), 2));
+        assert_eq!(
+            check_leaf(
+                leaf,
+                two_cns.as_bytes(),
+                Some(&key),
+                &ca.cert_der,
+                now,
+                None
+            ),
+            Decision::Issue("subject changed".into())
         );
         let other_ca = crate::issue::init_ca(&ca_spec.request(&inv).unwrap(), None).unwrap();
         assert_eq!(
