@@ -1016,8 +1016,9 @@ nodes:
             check_leaf(&changed, pem, Some(&key), &ca.cert_der, now, None),
             Decision::Issue("SANs changed".into())
         );
-        // The planned CN first and another one last: Go programs (Kubernetes takes the client
-        // certificate's CN as the user name) read the last, so this is not the planned subject.
+        // The planned subject with a second CN, signed by the same CA for the same key. Go
+        // programs (Kubernetes takes the client certificate's CN as the user name) read the last
+        // CN, other tools the first: a subject with two CNs is never the planned one.
         let csr = crate::csr::parse_pem(nc.csr_pem.as_bytes()).unwrap();
         let over = crate::policy::Overrides {
             hosts: None,
@@ -1027,41 +1028,31 @@ nodes:
         let serial = crate::signer::new_serial().unwrap();
         let mut t =
             crate::policy::leaf_template(profile, &csr, &over, ca.facts(), now, serial).unwrap();
-        let cn = crate::der::NameAttr::new(crate::der::oid::CN, "system:admin");
-        t.subject_attrs.push(cn);
-        t.subject_der = crate::der::encode_name(&t.subject_attrs).unwrap();
-        let two_cns = crate::keys::pem_encode("CERTIFICATE", &ca.sign(&t, now).unwrap());
-        let (_, facts) = cert_facts(two_cns.as_bytes()).unwrap();
-        assert_eq!((facts.cn.as_str(), facts.cn_count), ("system:admin", 2));
-        assert_eq!(
-            check_leaf(
-                leaf,
-                two_cns.as_bytes(),
-                Some(&key),
-                &ca.cert_der,
-                now,
-                None
-            ),
-            Decision::Issue("subject changed".into())
-        );
-        // The other way round Go reads the planned CN, but tools that read the first CN do not:
-        // a subject with two CNs is never the planned one.
-        t.subject_attrs.rotate_right(1);
-        t.subject_der = crate::der::encode_name(&t.subject_attrs).unwrap();
-        let two_cns = crate::keys::pem_encode("CERTIFICATE", &ca.sign(&t, now).unwrap());
-        let (_, facts) = cert_facts(two_cns.as_bytes()).unwrap();
-        assert_eq!((facts.cn.as_str(), facts.cn_count), (leaf.cn.as_str(), 2));
-        assert_eq!(
-            check_leaf(
-                leaf,
-                two_cns.as_bytes(),
-                Some(&key),
-                &ca.cert_der,
-                now,
-                None
-            ),
-            Decision::Issue("subject changed".into())
-        );
+        let extra = crate::der::NameAttr::new(crate::der::oid::CN, "system:admin");
+        for (extra_last, go_reads) in [(true, "system:admin"), (false, leaf.cn.as_str())] {
+            let mut attrs = t.subject_attrs.clone();
+            if extra_last {
+                attrs.push(extra.clone());
+            } else {
+                attrs.insert(0, extra.clone());
+            }
+            t.subject_der = crate::der::encode_name(&attrs).unwrap();
+            let two_cns = crate::keys::pem_encode("CERTIFICATE", &ca.sign(&t, now).unwrap());
+            let (_, facts) = cert_facts(two_cns.as_bytes()).unwrap();
+            assert_eq!((facts.cn.as_str(), facts.cn_count), (go_reads, 2));
+            assert_eq!(
+                check_leaf(
+                    leaf,
+                    two_cns.as_bytes(),
+                    Some(&key),
+                    &ca.cert_der,
+                    now,
+                    None
+                ),
+                Decision::Issue("subject changed".into()),
+                "second CN last: {extra_last}"
+            );
+        }
         let other_ca = crate::issue::init_ca(&ca_spec.request(&inv).unwrap(), None).unwrap();
         assert_eq!(
             check_leaf(leaf, pem, Some(&key), &other_ca.cert_der, now, None),
