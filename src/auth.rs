@@ -153,6 +153,63 @@ mod tests {
         assert!(id.bytes().all(|c| c.is_ascii_hexdigit()));
     }
 
+    /// The wire form a cfssl client sends: base64 byte fields, Unix-seconds timestamp.
+    #[test]
+    fn parses_the_cfssl_wire_form_and_refuses_bad_fields() {
+        let key = b"0123456789abcdef";
+        let body = serde_json::to_vec(&AuthenticatedRequest::wrap(
+            key,
+            b"{\"a\":1}",
+            1_700_000_000,
+        ))
+        .unwrap();
+        let r = AuthenticatedRequest::parse(&body).unwrap();
+        assert_eq!(r.request, "eyJhIjoxfQ==");
+        assert_eq!(r.timestamp, 1_700_000_000);
+        assert_eq!(r.inner().unwrap(), b"{\"a\":1}");
+        assert_eq!(r.verify(&[key], 1_700_000_000).unwrap(), b"{\"a\":1}");
+        assert_eq!(b64().decode(&r.token).unwrap(), token(key, b"{\"a\":1}"));
+        // Missing fields default (cfssl's Go struct), so only the token check refuses this.
+        let empty = AuthenticatedRequest::parse(b"{}").unwrap();
+        assert_eq!(
+            empty.verify(&[key], 0).unwrap_err().to_json(),
+            r#"{"code":7100,"message":"invalid token"}"#
+        );
+        let e = AuthenticatedRequest::parse(b"[1]").unwrap_err();
+        assert_eq!(e.code(), 400);
+        assert!(
+            e.message()
+                .starts_with("Unable to parse authenticated request: "),
+            "{}",
+            e.message()
+        );
+        let mut bad = r.clone();
+        bad.request = "not base64!".into();
+        assert_eq!(
+            bad.verify(&[key], 1_700_000_000).unwrap_err().to_json(),
+            r#"{"code":400,"message":"Unable to parse authenticated sign request"}"#
+        );
+        let mut bad = r.clone();
+        bad.token = "not base64!".into();
+        assert_eq!(
+            bad.verify(&[key], 1_700_000_000).unwrap_err().message(),
+            "invalid token"
+        );
+        assert_eq!(
+            r.verify(&[key], 1_700_000_301).unwrap_err().message(),
+            "stale request: timestamp 1700000000 is more than 300s from the server's clock"
+        );
+        // The replay id is the SHA-256 of the token text.
+        let mut fixed = r.clone();
+        fixed.token = "abc".into();
+        assert_eq!(
+            fixed.replay_id(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(verify_token(key, b"{\"a\":1}", &token(key, b"{\"a\":1}")));
+        assert!(!verify_token(key, b"{\"a\":2}", &token(key, b"{\"a\":1}")));
+    }
+
     #[test]
     fn known_vector() {
         // RFC 4231 test case 2

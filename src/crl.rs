@@ -102,6 +102,42 @@ mod tests {
     }
 
     #[test]
+    fn crl_validity_and_serials_are_checked() {
+        use crate::csr::CertificateRequest;
+        use x509_parser::prelude::FromDer;
+        let ss = crate::issue::init_ca(
+            &CertificateRequest::from_json(br#"{"CN":"crl ca"}"#).unwrap(),
+            None,
+        )
+        .unwrap();
+        let ca = Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let der = build(&ca, &[], now, Duration::hours(24), 1).unwrap();
+        let (_, crl) =
+            x509_parser::revocation_list::CertificateRevocationList::from_der(&der).unwrap();
+        assert_eq!(
+            crl.next_update().unwrap().timestamp(),
+            (now + Duration::hours(24)).unix_timestamp()
+        );
+        assert!(crl.iter_revoked_certificates().next().is_none());
+        // nextUpdate must stay a GeneralizedTime (year 9999 at most).
+        let end = time::macros::datetime!(9999-12-31 23:59:59 UTC);
+        build(&ca, &[], now, end - now, 1).unwrap();
+        assert_eq!(
+            build(&ca, &[], now, end - now + Duration::seconds(1), 1)
+                .unwrap_err()
+                .to_json(),
+            r#"{"code":400,"message":"CRL validity is too long"}"#
+        );
+        assert_eq!(
+            build(&ca, &[("12a".into(), now, 1)], now, Duration::hours(1), 1)
+                .unwrap_err()
+                .message(),
+            r#"invalid serial number "12a" (decimal expected)"#
+        );
+    }
+
+    #[test]
     fn crl_parses_with_entries_and_number() {
         use crate::csr::CertificateRequest;
         let ss = crate::issue::init_ca(

@@ -162,6 +162,51 @@ mod tests {
     }
 
     #[test]
+    fn fractions_and_signs_as_go_parses_them() {
+        let cases = [
+            (".5h", Duration::minutes(30)),
+            ("1.h", Duration::hours(1)),
+            ("+2h", Duration::hours(2)),
+            ("-0", Duration::ZERO),
+            ("1.25s", Duration::milliseconds(1250)),
+            ("0.000000001s", Duration::nanoseconds(1)),
+            ("1h0.5m", Duration::seconds(3630)),
+            ("2us", Duration::microseconds(2)),
+            ("3µs", Duration::microseconds(3)),
+            ("4ns", Duration::nanoseconds(4)),
+            ("1.5d", Duration::hours(36)),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_human(s).unwrap(), want, "{s}");
+        }
+        assert_eq!(parse_go(" 90s ").unwrap(), Duration::seconds(90));
+        assert_eq!(
+            parse_go(".h").unwrap_err().to_json(),
+            r#"{"code":5200,"message":"time: invalid duration \".h\""}"#
+        );
+        assert_eq!(
+            parse_go("1h30").unwrap_err().message(),
+            r#"time: missing unit in duration "1h30""#
+        );
+        assert_eq!(
+            parse_go("h1").unwrap_err().message(),
+            r#"time: invalid duration "h1""#
+        );
+    }
+
+    #[test]
+    fn formats_every_magnitude_like_go() {
+        assert_eq!(format_go(Duration::hours(1)), "1h0m0s");
+        assert_eq!(format_go(Duration::seconds(3661)), "1h1m1s");
+        assert_eq!(format_go(Duration::seconds(150)), "2m30s");
+        assert_eq!(format_go(Duration::seconds(59)), "59s");
+        assert_eq!(format_go(Duration::seconds(60)), "1m0s");
+        assert_eq!(format_go(Duration::seconds(-3600)), "-1h0m0s");
+        assert_eq!(format_go(Duration::milliseconds(1500)), "1s");
+        assert_eq!(format_go(Duration::hours(87600)), "87600h0m0s");
+    }
+
+    #[test]
     fn the_largest_go_duration_is_accepted_and_one_more_is_not() {
         // Go's time.Duration is an int64 of nanoseconds.
         assert_eq!(

@@ -499,6 +499,262 @@ mod tests {
         assert_eq!(back.spki_der(), k.spki_der());
     }
 
+    /// A 1024-bit RSA key (PKCS#1), too weak for kpki as for cfssl.
+    const RSA_1024_PEM: &str = "\
+-----BEGIN RSA PRIVATE KEY-----\n\
+MIICXQIBAAKBgQDGIqxTvEP2XJmUqFrGJXXp24vAopXAlQUfsOhGQL5j2J+eVmrn\n\
+IDguT4OU0F7/Ifrg+UBnmane1VE7dwuDAOeZ8jc7KbnYJDn9lhNyerdKv+TGLqO9\n\
+agBUL7fScFwa8jvbZ9RDKVJVbHeKaUq6qz30TkF/xJ7mUq9FraBEfrMTQwIDAQAB\n\
+AoGBAJjrZ99UvYtmGq6uZSjq/p+Yb7skgLnbCdJUwmB+VbNQHJmjDu0FY/byLZbs\n\
+X3VAL5X1Ka0L3xx5vTFNBth8GULO81L4dyOFuE0Dwkrt0B6PA6VyH1ykWK8GcV/+\n\
+3N4G4ZhOprDlbUKVgCxWK1mvkya2zFFzg00nRLtPnRk20uxJAkEA55hEp/OcKbvw\n\
+505+ZkuRzj2TjTYveB0kz7e3EQRqxtIhuKjWE6Nt69Ki0zofiwKeeFMy9wJITCOa\n\
+SaoElB+4TQJBANsDxab/tENvZMhSXVjOrUrcUAg97gxXM2h7HzkI+2+QVhBJ7qPy\n\
+iCfu0GJLqSAi7cSLpq+Ize6Q9eeUxFkHwc8CQDvWft66Nb4evia1hDkgC2MzS71v\n\
+o6IwPYOh3x35ezE1t9rDXNSkJFGLEeDropzDJ3jFXmSt5Uou5L1lvVscOv0CQEK+\n\
+T4mo+0JhvBDgKNpbgawCn9EjLlxMZro8azNybU1+avvjy/nie2PP/2k1LYFBo7v1\n\
+4wIzaq59NrMwPvXyyzkCQQDR9GWbYM3IVVoR8LA5AIEoKFiCaZxC5Pfdn0CsCAmL\n\
+M6kLPKDuhiWoFpipym3wdN6hyr+NUOXtouNSFJDmxCNI\n\
+-----END RSA PRIVATE KEY-----\n";
+
+    #[test]
+    fn every_cfssl_request_size_and_its_error() {
+        let ok = |algo: &str, size: u32| KeyAlgo::from_request(algo, size).unwrap();
+        assert_eq!(ok("", 0), KeyAlgo::EcdsaP256);
+        assert_eq!(ok("ECDSA", 256), KeyAlgo::EcdsaP256);
+        assert_eq!(ok("ecdsa", 384), KeyAlgo::EcdsaP384);
+        assert_eq!(ok("ecdsa", 521), KeyAlgo::EcdsaP521);
+        assert_eq!(ok("rsa", 0), KeyAlgo::Rsa(2048));
+        assert_eq!(ok("rsa", 2048), KeyAlgo::Rsa(2048));
+        assert_eq!(ok("rsa", 3072), KeyAlgo::Rsa(3072));
+        assert_eq!(ok("Ed25519", 0), KeyAlgo::Ed25519);
+        assert_eq!(ok("ed25519", 256), KeyAlgo::Ed25519);
+        let err = |algo: &str, size: u32| KeyAlgo::from_request(algo, size).unwrap_err().to_json();
+        assert_eq!(
+            err("rsa", 2047),
+            r#"{"code":2400,"message":"RSA key is too weak"}"#
+        );
+        assert_eq!(
+            err("rsa", 8192),
+            r#"{"code":2400,"message":"RSA key size 8192 is not supported; use 2048, 3072 or 4096"}"#
+        );
+        assert_eq!(
+            err("rsa", 2049),
+            r#"{"code":2400,"message":"RSA key size 2049 is not supported; use 2048, 3072 or 4096"}"#
+        );
+        assert_eq!(
+            err("rsa", 8193),
+            r#"{"code":2400,"message":"RSA key size too large"}"#
+        );
+        assert_eq!(
+            err("ecdsa", 512),
+            r#"{"code":2400,"message":"invalid curve"}"#
+        );
+    }
+
+    #[test]
+    fn names_and_signature_algorithms_as_cfssl_and_go_print_them() {
+        let cases: [(KeyAlgo, &str, &[u64], &str); 8] = [
+            (
+                KeyAlgo::EcdsaP256,
+                "ecdsa-256",
+                oid::ECDSA_SHA256,
+                "ECDSAWithSHA256",
+            ),
+            (
+                KeyAlgo::EcdsaP384,
+                "ecdsa-384",
+                oid::ECDSA_SHA384,
+                "ECDSAWithSHA384",
+            ),
+            (
+                KeyAlgo::EcdsaP521,
+                "ecdsa-521",
+                oid::ECDSA_SHA512,
+                "ECDSAWithSHA512",
+            ),
+            (
+                KeyAlgo::Rsa(2048),
+                "rsa-2048",
+                oid::RSA_SHA256,
+                "SHA256WithRSA",
+            ),
+            (
+                KeyAlgo::Rsa(3072),
+                "rsa-3072",
+                oid::RSA_SHA384,
+                "SHA384WithRSA",
+            ),
+            (
+                KeyAlgo::Rsa(4096),
+                "rsa-4096",
+                oid::RSA_SHA512,
+                "SHA512WithRSA",
+            ),
+            (
+                KeyAlgo::Rsa(8192),
+                "rsa-8192",
+                oid::RSA_SHA512,
+                "SHA512WithRSA",
+            ),
+            (KeyAlgo::Ed25519, "ed25519", oid::ED25519, "Ed25519"),
+        ];
+        for (algo, name, sig_oid, sig_name) in cases {
+            assert_eq!(algo.name(), name);
+            assert_eq!(
+                algo.sig_alg(),
+                SigAlg {
+                    oid: sig_oid,
+                    name: sig_name
+                },
+                "{algo:?}"
+            );
+        }
+        // AlgorithmIdentifier DER: RSA carries NULL parameters, ECDSA and Ed25519 none (RFC 5758, 8410).
+        assert_eq!(
+            hex::encode(KeyAlgo::EcdsaP256.sig_alg().identifier()),
+            "300a06082a8648ce3d040302"
+        );
+        assert_eq!(
+            hex::encode(KeyAlgo::Rsa(2048).sig_alg().identifier()),
+            "300d06092a864886f70d01010b0500"
+        );
+        assert_eq!(
+            hex::encode(KeyAlgo::Ed25519.sig_alg().identifier()),
+            "300506032b6570"
+        );
+    }
+
+    /// Every key signs with the algorithm its certificates announce: a verifier using that
+    /// algorithm and the key's public bits accepts the signature.
+    #[test]
+    fn signatures_verify_under_the_announced_algorithm() {
+        use aws_lc_rs::signature::{self as sig, UnparsedPublicKey, VerificationAlgorithm};
+        let cases: [(KeyAlgo, &'static dyn VerificationAlgorithm); 7] = [
+            (KeyAlgo::EcdsaP256, &sig::ECDSA_P256_SHA256_ASN1),
+            (KeyAlgo::EcdsaP384, &sig::ECDSA_P384_SHA384_ASN1),
+            (KeyAlgo::EcdsaP521, &sig::ECDSA_P521_SHA512_ASN1),
+            (KeyAlgo::Rsa(2048), &sig::RSA_PKCS1_2048_8192_SHA256),
+            (KeyAlgo::Rsa(3072), &sig::RSA_PKCS1_2048_8192_SHA384),
+            (KeyAlgo::Rsa(4096), &sig::RSA_PKCS1_2048_8192_SHA512),
+            (KeyAlgo::Ed25519, &sig::ED25519),
+        ];
+        for (algo, verifier) in cases {
+            let k = PrivateKey::generate(algo).unwrap();
+            assert_eq!(k.algo(), algo);
+            assert_eq!(k.sig_alg(), algo.sig_alg());
+            assert_eq!(format!("{k:?}"), format!("PrivateKey({})", algo.name()));
+            let msg = b"tbsCertificate";
+            let s = k.sign(msg).unwrap();
+            let public = UnparsedPublicKey::new(verifier, k.public_key_bits());
+            assert!(public.verify(msg, &s).is_ok(), "{algo:?}");
+            assert!(public.verify(b"tampered", &s).is_err(), "{algo:?}");
+            // The loaded form signs the same way.
+            let back = PrivateKey::from_pem(k.to_cfssl_pem().unwrap().as_bytes(), None).unwrap();
+            assert_eq!(back.algo(), algo);
+            let s = back.sign(msg).unwrap();
+            assert!(public.verify(msg, &s).is_ok(), "{algo:?} reloaded");
+        }
+        assert_eq!(
+            PrivateKey::generate(KeyAlgo::Rsa(1024))
+                .unwrap_err()
+                .to_json(),
+            r#"{"code":2400,"message":"unsupported RSA key size"}"#
+        );
+    }
+
+    #[test]
+    fn spki_and_public_key_bits_are_rfc5280_encodings() {
+        let k = PrivateKey::generate(KeyAlgo::EcdsaP256).unwrap();
+        let bits = k.public_key_bits();
+        assert_eq!(
+            (bits.len(), bits[0]),
+            (65, 0x04),
+            "uncompressed P-256 point"
+        );
+        // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (0 unused bits) }
+        let prefix = hex::decode("3059301306072a8648ce3d020106082a8648ce3d030107034200").unwrap();
+        assert_eq!(k.spki_der(), [prefix.as_slice(), bits].concat());
+        let ed = PrivateKey::generate(KeyAlgo::Ed25519).unwrap();
+        let prefix = hex::decode("302a300506032b6570032100").unwrap();
+        assert_eq!(ed.public_key_bits().len(), 32);
+        assert_eq!(
+            ed.spki_der(),
+            [prefix.as_slice(), ed.public_key_bits()].concat()
+        );
+        // RFC 5280 §4.2.1.2 method (1): SHA-1 of the key bits (FIPS 180 "abc" vector).
+        assert_eq!(
+            hex::encode(key_id(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+    }
+
+    #[test]
+    fn weak_rsa_keys_are_refused_in_every_container() {
+        let weak = r#"{"code":2400,"message":"RSA key is too weak"}"#;
+        let err = |pem: &[u8]| PrivateKey::from_pem(pem, None).unwrap_err().to_json();
+        assert_eq!(err(RSA_1024_PEM.as_bytes()), weak);
+        let pkcs1 = pem::parse(RSA_1024_PEM).unwrap().into_contents();
+        let rsa_alg = pkcs8::AlgorithmIdentifierRef {
+            oid: pkcs8::ObjectIdentifier::new_unwrap(RSA_ENCRYPTION),
+            parameters: Some(pkcs8::der::asn1::AnyRef::NULL),
+        };
+        let p8 = pkcs8::PrivateKeyInfo::new(rsa_alg, &pkcs1)
+            .to_der()
+            .unwrap();
+        assert_eq!(err(pem_encode("PRIVATE KEY", &p8).as_bytes()), weak);
+        assert_eq!(PrivateKey::from_pkcs8(p8).unwrap_err().to_json(), weak);
+        // Unlabelled DER is tried as PKCS#8, PKCS#1 then SEC1.
+        let k = PrivateKey::generate(KeyAlgo::EcdsaP384).unwrap();
+        let sec1 = pem::parse(k.to_cfssl_pem().unwrap())
+            .unwrap()
+            .into_contents();
+        assert_eq!(
+            PrivateKey::from_der_any(&sec1).unwrap().spki_der(),
+            k.spki_der()
+        );
+        assert_eq!(
+            PrivateKey::from_der_any(b"\x30\x00").unwrap_err().to_json(),
+            r#"{"code":2003,"message":"Failed to parse private key"}"#
+        );
+    }
+
+    #[test]
+    fn pem_oddities_cfssl_handles() {
+        // `openssl ecparam -genkey` writes an EC PARAMETERS block first: it is skipped.
+        let k = PrivateKey::generate(KeyAlgo::EcdsaP256).unwrap();
+        let params = pem_encode(
+            "EC PARAMETERS",
+            &hex::decode("06082a8648ce3d030107").unwrap(),
+        );
+        let text = params + &k.to_cfssl_pem().unwrap();
+        let back = PrivateKey::from_pem(text.as_bytes(), None).unwrap();
+        assert_eq!(back.spki_der(), k.spki_der());
+        // Legacy OpenSSL encryption (Proc-Type header) is cfssl's 2100, not a parse error.
+        let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+                      DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\nMAA=\n\
+                      -----END RSA PRIVATE KEY-----\n";
+        assert_eq!(
+            PrivateKey::from_pem(legacy.as_bytes(), None)
+                .unwrap_err()
+                .to_json(),
+            r#"{"code":2100,"message":"Private key is encrypted."}"#
+        );
+        let wrong = k.to_encrypted_pem(b"right", 1000).unwrap();
+        assert_eq!(
+            PrivateKey::from_pem(wrong.as_bytes(), Some(b"wrong"))
+                .unwrap_err()
+                .to_json(),
+            r#"{"code":2003,"message":"Failed to decrypt private key: wrong passphrase?"}"#
+        );
+        assert!(wrong.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"));
+        // Go's pem.Encode: 64-column base64 lines, LF, trailing newline.
+        assert_eq!(
+            pem_encode("X", &[0u8; 48]),
+            format!("-----BEGIN X-----\n{}\n-----END X-----\n", "A".repeat(64))
+        );
+    }
+
     #[test]
     fn garbage_is_a_clean_error() {
         assert_eq!(

@@ -632,6 +632,362 @@ mod tests {
     }
 
     #[test]
+    fn common_name_is_the_last_cn_as_go_reads_it() {
+        let csr = csr_for(r#"{"CN":"only"}"#);
+        let now = time::macros::datetime!(2026-11-22 01:20:47 UTC);
+        let p = SigningProfile::cfssl_default();
+        let mut t = selfsign_template(&p, &csr, now, Duration::hours(1), vec![1]).unwrap();
+        assert_eq!(t.common_name(), "only");
+        t.subject_attrs = vec![
+            NameAttr::new(oid::CN, "first"),
+            NameAttr::new(oid::O, "org"),
+            NameAttr::new(oid::CN, "last"),
+            NameAttr::new(oid::OU, "unit"),
+        ];
+        assert_eq!(t.common_name(), "last");
+        t.subject_attrs = vec![NameAttr::new(oid::O, "org")];
+        assert_eq!(t.common_name(), "");
+    }
+
+    #[test]
+    fn rounding_matches_go_round_minute_to_the_nanosecond() {
+        use time::macros::datetime;
+        let cases = [
+            (
+                datetime!(2026-11-22 01:20:30 UTC),
+                datetime!(2026-11-22 01:21:00 UTC),
+            ),
+            (
+                datetime!(2026-11-22 01:20:29.999_999_999 UTC),
+                datetime!(2026-11-22 01:20:00 UTC),
+            ),
+            (
+                datetime!(2026-11-22 01:20:30.5 UTC),
+                datetime!(2026-11-22 01:21:00 UTC),
+            ),
+            (
+                datetime!(2026-11-22 01:20:00.123_456_789 UTC),
+                datetime!(2026-11-22 01:20:00 UTC),
+            ),
+            (
+                datetime!(2026-11-22 01:20:59.999_999_999 UTC),
+                datetime!(2026-11-22 01:21:00 UTC),
+            ),
+            (
+                datetime!(2026-11-22 01:20:00 UTC),
+                datetime!(2026-11-22 01:20:00 UTC),
+            ),
+            // Before 1970 (negative Unix time) the half still rounds up, as Go.
+            (
+                datetime!(1969-12-31 23:58:30 UTC),
+                datetime!(1969-12-31 23:59:00 UTC),
+            ),
+            (
+                datetime!(1969-12-31 23:58:29 UTC),
+                datetime!(1969-12-31 23:58:00 UTC),
+            ),
+        ];
+        for (t, want) in cases {
+            assert_eq!(round_minute(t), want, "{t}");
+        }
+    }
+
+    #[test]
+    fn validity_past_year_9999_is_refused() {
+        use time::macros::datetime;
+        let t = datetime!(9999-12-31 23:00:00 UTC);
+        assert_eq!(
+            add_checked(t, Duration::minutes(59)).unwrap(),
+            datetime!(9999-12-31 23:59:00 UTC)
+        );
+        assert_eq!(
+            add_checked(t, Duration::hours(1)).unwrap_err().to_json(),
+            r#"{"code":5200,"message":"validity period is out of range (past year 9999)"}"#
+        );
+        assert_eq!(
+            add_checked(datetime!(2026-01-01 00:00:00 UTC), Duration::hours(24)).unwrap(),
+            datetime!(2026-01-02 00:00:00 UTC)
+        );
+    }
+
+    #[test]
+    fn whitelist_checks_every_cn_dns_email_and_uri_but_not_other_attributes() {
+        let cfg = Config::from_json(
+            br#"{"signing":{"profiles":{"w":{"usages":["server auth"],"expiry":"1h",
+                "name_whitelist":"example\\.com$"}}}}"#,
+        )
+        .unwrap();
+        let p = cfg.signing.profile("w").unwrap();
+        let now = time::macros::datetime!(2026-11-22 01:20:47 UTC);
+        let sign = |json: &str| {
+            leaf_template(
+                p,
+                &csr_for(json),
+                &Overrides::default(),
+                IssuerFacts::default(),
+                now,
+                vec![1],
+            )
+        };
+        // O, OU and IP SANs are not names the whitelist is about; an empty CN is not checked.
+        sign(
+            r#"{"CN":"a.example.com","names":[{"O":"Acme Inc","OU":"ops"}],"hosts":["10.0.0.1"]}"#,
+        )
+        .unwrap();
+        sign(r#"{"names":[{"O":"Acme Inc"}],"hosts":["b.example.com"]}"#).unwrap();
+        sign(r#"{"CN":"a.example.com","hosts":["ops@example.com","https://example.com"]}"#)
+            .unwrap();
+        let refused = |json: &str| sign(json).unwrap_err().to_json();
+        assert_eq!(
+            refused(r#"{"CN":"evil.org"}"#),
+            r#"{"code":5500,"message":"Request does not match policy whitelist: \"evil.org\" does not match \"example\\\\.com$\""}"#
+        );
+        assert!(
+            refused(r#"{"CN":"a.example.com","hosts":["ops@evil.org"]}"#).contains("ops@evil.org")
+        );
+        assert!(
+            refused(r#"{"CN":"a.example.com","hosts":["https://evil.org"]}"#)
+                .contains("https://evil.org")
+        );
+        // selfsign applies the same whitelist.
+        let e = selfsign_template(
+            p,
+            &csr_for(r#"{"CN":"evil.org"}"#),
+            now,
+            Duration::hours(1),
+            vec![1],
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), 5500);
+    }
+
+    #[test]
+    fn leaf_carries_the_profile_urls_and_a_fixed_validity() {
+        use time::macros::datetime;
+        let cfg = Config::from_json(
+            br#"{"signing":{"profiles":{
+                "urls":  {"usages":["server auth"],"expiry":"1h","ocsp_url":"http://ocsp.example",
+                          "crl_url":"http://crl.example/ca.crl","ocsp_no_check":true},
+                "plain": {"usages":["server auth"],"expiry":"1h","backdate":"1m"},
+                "fixed": {"usages":["server auth"],"not_before":"2030-01-01T00:00:00Z",
+                          "not_after":"2031-01-01T00:00:00Z"}
+            }}}"#,
+        )
+        .unwrap();
+        let csr = csr_for(r#"{"CN":"leaf.example"}"#);
+        let now = datetime!(2026-11-22 01:20:47 UTC);
+        let t = |name: &str| {
+            leaf_template(
+                cfg.signing.profile(name).unwrap(),
+                &csr,
+                &Overrides::default(),
+                IssuerFacts::default(),
+                now,
+                vec![1],
+            )
+            .unwrap()
+        };
+        let urls = t("urls");
+        assert_eq!(urls.ocsp_urls, vec!["http://ocsp.example"]);
+        assert_eq!(urls.crl_url.as_deref(), Some("http://crl.example/ca.crl"));
+        assert!(urls.ocsp_no_check && urls.with_aki && !urls.is_ca);
+        let plain = t("plain");
+        assert!(plain.ocsp_urls.is_empty());
+        assert_eq!(plain.crl_url, None);
+        assert_eq!(plain.not_before, datetime!(2026-11-22 01:20:00 UTC));
+        assert_eq!(plain.not_after, datetime!(2026-11-22 02:20:00 UTC));
+        let fixed = t("fixed");
+        assert_eq!(fixed.not_before, datetime!(2030-01-01 00:00:00 UTC));
+        assert_eq!(fixed.not_after, datetime!(2031-01-01 00:00:00 UTC));
+    }
+
+    #[test]
+    fn leaf_ca_pathlen_from_the_csr_and_the_issuer() {
+        let cfg = Config::from_json(
+            br#"{"signing":{"profiles":{"open":{"usages":["cert sign"],"expiry":"1h",
+                "ca_constraint":{"is_ca":true}}}}}"#,
+        )
+        .unwrap();
+        let p = cfg.signing.profile("open").unwrap();
+        let now = OffsetDateTime::now_utc();
+        let csr = csr_for(r#"{"CN":"int","ca":{"pathlen":3}}"#);
+        let t = |issuer: Option<u32>| {
+            leaf_template(
+                p,
+                &csr,
+                &Overrides::default(),
+                IssuerFacts { path_len: issuer },
+                now,
+                vec![1],
+            )
+        };
+        assert_eq!(t(None).unwrap().path_len, Some(3));
+        assert_eq!(t(Some(4)).unwrap().path_len, Some(3));
+        assert_eq!(
+            t(Some(3)).unwrap_err().message(),
+            "Policy violation request: requested pathlen 3 is not below the issuing CA's pathlen 3"
+        );
+        assert_eq!(
+            t(Some(0)).unwrap_err().message(),
+            "Policy violation request: the issuing CA has pathlen 0 and cannot issue CA certificates"
+        );
+        // Under an issuer with pathlen 1, an unconstrained request becomes pathlen 0.
+        let plain = csr_for(r#"{"CN":"int"}"#);
+        let t = leaf_template(
+            p,
+            &plain,
+            &Overrides::default(),
+            IssuerFacts { path_len: Some(1) },
+            now,
+            vec![1],
+        )
+        .unwrap();
+        assert_eq!(t.path_len, Some(0));
+    }
+
+    #[test]
+    fn subject_override_keeps_the_rest_and_orders_like_go() {
+        let base = vec![
+            NameAttr::new(oid::CN, "x"),
+            NameAttr::new(oid::O, "a"),
+            NameAttr::new(&[2, 5, 4, 9], "street"),
+            NameAttr::new(oid::C, "US"),
+        ];
+        let over = CertificateRequest::from_json(br#"{"names":[{"ST":"CA","O":"b"}]}"#).unwrap();
+        let m = override_subject(&base, &over).unwrap();
+        let got: Vec<(&[u64], &str)> = m
+            .iter()
+            .map(|a| (a.oid.as_slice(), a.value.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (oid::C, "US"),
+                (oid::ST, "CA"),
+                (oid::O, "b"),
+                (oid::CN, "x"),
+                (&[2, 5, 4, 9][..], "street"),
+            ]
+        );
+        // The leaf takes the overridden subject, encoded.
+        let cfg = crate::profiles::builtin();
+        let csr = csr_for(r#"{"CN":"x","names":[{"O":"a"}]}"#);
+        let over = Overrides {
+            hosts: None,
+            subject: Some(CertificateRequest::from_json(br#"{"CN":"y"}"#).unwrap()),
+        };
+        let t = leaf_template(
+            cfg.signing.profile("www").unwrap(),
+            &csr,
+            &over,
+            IssuerFacts::default(),
+            OffsetDateTime::now_utc(),
+            vec![1],
+        )
+        .unwrap();
+        assert_eq!(t.common_name(), "y");
+        assert_eq!(
+            t.subject_der,
+            der::encode_name(&[NameAttr::new(oid::O, "a"), NameAttr::new(oid::CN, "y")]).unwrap()
+        );
+    }
+
+    #[test]
+    fn initca_validity_sans_and_refusals() {
+        use time::macros::datetime;
+        let now = datetime!(2026-11-22 01:20:47 UTC);
+        let t = |json: &str| {
+            let req = CertificateRequest::from_json(json.as_bytes()).unwrap();
+            let csr = csr_for(r#"{"CN":"root","hosts":["root.example","10.0.0.1"]}"#);
+            ca_template(&req, &csr, now, vec![1])
+        };
+        let d = t(r#"{"CN":"root"}"#).unwrap();
+        assert_eq!(d.not_before, datetime!(2026-11-22 01:16:00 UTC));
+        assert_eq!(d.not_after - d.not_before, Duration::hours(43800));
+        assert_eq!(d.crl_url, None);
+        assert!(!d.with_aki);
+        assert!(d.sans.dns.is_empty(), "a CA keeps IP SANs only");
+        assert_eq!(d.sans.ip.len(), 1);
+        let c = t(r#"{"CN":"root","crl_url":"http://crl.example/root.crl",
+                      "ca":{"expiry":"2h","backdate":"1h"}}"#)
+        .unwrap();
+        assert_eq!(c.not_before, datetime!(2026-11-22 00:21:00 UTC));
+        assert_eq!(c.not_after, datetime!(2026-11-22 02:21:00 UTC));
+        assert_eq!(c.crl_url.as_deref(), Some("http://crl.example/root.crl"));
+        assert_eq!(
+            t(r#"{"CN":"root","ca":{"expiry":"-1h"}}"#)
+                .unwrap_err()
+                .to_json(),
+            r#"{"code":5200,"message":"ca.expiry must be positive"}"#
+        );
+        assert_eq!(
+            t(r#"{"CN":"root","ca":{"expiry":"0s"}}"#)
+                .unwrap_err()
+                .code(),
+            5200
+        );
+        assert_eq!(
+            t(r#"{"names":[{"C":" "}]}"#).unwrap_err().message(),
+            "missing subject information"
+        );
+        assert!(t(r#"{"names":[{"O":"Acme"}]}"#).is_ok());
+    }
+
+    #[test]
+    fn renewed_ca_keeps_subject_key_and_lifetime() {
+        use time::macros::datetime;
+        let attrs = vec![
+            NameAttr::new(oid::O, "Acme"),
+            NameAttr::new(oid::CN, "Root"),
+        ];
+        let subject = der::encode_name(&attrs).unwrap();
+        let now = datetime!(2026-11-22 01:20:47 UTC);
+        let t = renewed_ca_template(
+            &subject,
+            b"spki",
+            b"bits",
+            Duration::hours(1000),
+            Some(1),
+            now,
+            vec![9],
+        )
+        .unwrap();
+        assert_eq!(t.not_before, datetime!(2026-11-22 01:16:00 UTC));
+        assert_eq!(t.not_after - t.not_before, Duration::hours(1000));
+        assert_eq!(t.key_usage, ku::CERT_SIGN | ku::CRL_SIGN);
+        assert_eq!(t.subject_attrs, attrs);
+        assert_eq!(t.common_name(), "Root");
+        assert_eq!((t.path_len, t.is_ca, t.with_aki), (Some(1), true, false));
+        assert_eq!(
+            renewed_ca_template(
+                b"\x05\x00",
+                b"",
+                b"",
+                Duration::hours(1),
+                None,
+                now,
+                vec![1]
+            )
+            .unwrap_err()
+            .to_json(),
+            r#"{"code":1003,"message":"Failed to parse certificate subject"}"#
+        );
+    }
+
+    #[test]
+    fn selfsign_starts_five_minutes_ago_to_the_second() {
+        use time::macros::datetime;
+        let p = SigningProfile::cfssl_default();
+        let csr = csr_for(r#"{"CN":"self.example","hosts":["self.example"]}"#);
+        let now = datetime!(2026-11-22 01:20:47.9 UTC);
+        let t = selfsign_template(&p, &csr, now, Duration::hours(2190), vec![1]).unwrap();
+        assert_eq!(t.not_before, datetime!(2026-11-22 01:15:47 UTC));
+        assert_eq!(t.not_after, datetime!(2027-02-21 07:15:47 UTC));
+        assert_eq!(t.sans.dns, vec!["self.example"]);
+        assert!(t.with_aki && !t.is_ca);
+    }
+
+    #[test]
     fn subject_override_replaces_per_type() {
         let base = vec![
             NameAttr::new(oid::C, "US"),

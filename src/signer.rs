@@ -319,6 +319,239 @@ mod tests {
         assert!(serial_from_decimal("12a").is_err());
     }
 
+    /// A bare template for `key`: subject CN=`cn`, one hour from 2026-01-01, nothing optional.
+    fn bare(key: &PrivateKey, cn: &str) -> Template {
+        let subject_attrs = vec![der::NameAttr::new(der::oid::CN, cn)];
+        Template {
+            serial: vec![1],
+            subject_der: der::encode_name(&subject_attrs).unwrap(),
+            subject_attrs,
+            spki_der: key.spki_der(),
+            public_key_bits: key.public_key_bits().to_vec(),
+            not_before: time::macros::datetime!(2026-01-01 00:00:00 UTC),
+            not_after: time::macros::datetime!(2026-01-01 01:00:00 UTC),
+            key_usage: 0,
+            ext_key_usages: vec![],
+            is_ca: false,
+            path_len: None,
+            sans: der::Sans::default(),
+            ocsp_urls: vec![],
+            issuer_urls: vec![],
+            crl_url: None,
+            policies: vec![],
+            ocsp_no_check: false,
+            with_aki: false,
+        }
+    }
+
+    /// (OID, critical) of each extension, in order.
+    fn ext_list(cert_der: &[u8]) -> Vec<(String, bool)> {
+        let (_, cert) = X509Certificate::from_der(cert_der).unwrap();
+        cert.extensions()
+            .iter()
+            .map(|e| (e.oid.to_id_string(), e.critical))
+            .collect()
+    }
+
+    fn own_ca(key_usage: u16, path_len: Option<u32>) -> Ca {
+        let key = PrivateKey::generate(crate::keys::KeyAlgo::EcdsaP256).unwrap();
+        let mut t = bare(&key, "test ca");
+        t.is_ca = true;
+        t.key_usage = key_usage;
+        t.path_len = path_len;
+        let der = self_sign(&key, &t).unwrap();
+        Ca::new(crate::keys::pem_encode("CERTIFICATE", &der).as_bytes(), key).unwrap()
+    }
+
+    /// Serials are uniform draws, not filtered on their content: about 92 % of 20-octet draws
+    /// hold no zero octet, so 64 draws that all hold one (p < 1e-70) mean a biased generator.
+    #[test]
+    fn serials_are_not_filtered_on_their_content() {
+        let without_zero = (0..64)
+            .map(|_| new_serial().unwrap())
+            .filter(|s| !s.contains(&0))
+            .count();
+        assert!(without_zero > 0);
+    }
+
+    #[test]
+    fn serial_text_is_decimal_both_ways() {
+        assert_eq!(serial_decimal(&[1, 0]), "256");
+        assert_eq!(
+            serial_decimal(&[0x7f; 20]),
+            "727885129180488904360266563744972327436484050815"
+        );
+        assert_eq!(serial_from_decimal(" 256 ").unwrap(), vec![1, 0]);
+        assert_eq!(serial_from_decimal("12345").unwrap(), vec![0x30, 0x39]);
+        assert_eq!(
+            serial_from_decimal("").unwrap_err().to_json(),
+            r#"{"code":400,"message":"invalid serial number \"\" (decimal expected)"}"#
+        );
+        assert_eq!(
+            serial_from_decimal("0x1f").unwrap_err().message(),
+            r#"invalid serial number "0x1f" (decimal expected)"#
+        );
+    }
+
+    #[test]
+    fn extensions_in_go_order_and_only_when_asked() {
+        let key = PrivateKey::generate(crate::keys::KeyAlgo::EcdsaP256).unwrap();
+        // Nothing optional: basicConstraints and SKI only (a self-signed root: no AKI).
+        let der = self_sign(&key, &bare(&key, "plain")).unwrap();
+        assert_eq!(
+            ext_list(&der),
+            vec![
+                ("2.5.29.19".to_string(), true),
+                ("2.5.29.14".to_string(), false)
+            ]
+        );
+        // Everything: KU, EKU, BC, SKI, AKI, AIA, SAN, policies, CRL DP, OCSP no-check.
+        let mut t = bare(&key, "full");
+        t.key_usage = crate::config::ku::DIGITAL_SIGNATURE;
+        t.ext_key_usages = vec![&[1, 3, 6, 1, 5, 5, 7, 3, 1]];
+        t.ocsp_urls = vec!["http://ocsp.example".into()];
+        t.sans = crate::csr::classify_hosts(&["full.example"]);
+        t.policies = vec![der::Policy {
+            oid: vec![2, 23, 140, 1, 2, 1],
+            cps: vec![],
+            notices: vec![],
+        }];
+        t.crl_url = Some("http://crl.example/ca.crl".into());
+        t.ocsp_no_check = true;
+        t.with_aki = true;
+        let der = self_sign(&key, &t).unwrap();
+        let oids: Vec<(String, bool)> = [
+            ("2.5.29.15", true),
+            ("2.5.29.37", false),
+            ("2.5.29.19", true),
+            ("2.5.29.14", false),
+            ("2.5.29.35", false),
+            ("1.3.6.1.5.5.7.1.1", false),
+            ("2.5.29.17", false),
+            ("2.5.29.32", false),
+            ("2.5.29.31", false),
+            ("1.3.6.1.5.5.7.48.1.5", false),
+        ]
+        .iter()
+        .map(|(o, c)| (o.to_string(), *c))
+        .collect();
+        assert_eq!(ext_list(&der), oids);
+        // The AKI of a self-signed end-entity certificate is its own key identifier.
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        let aki = cert
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::AuthorityKeyIdentifier(a) => a.key_identifier.clone(),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(aki.0, key_id(key.public_key_bits()).as_slice());
+        // RFC 5280 §4.2.1.6: the SAN is critical when the subject is empty.
+        let mut t = bare(&key, "");
+        t.subject_attrs.clear();
+        t.subject_der = der::encode_name(&[]).unwrap();
+        t.sans = crate::csr::classify_hosts(&["anon.example"]);
+        let sans = ext_list(&self_sign(&key, &t).unwrap());
+        assert!(sans.contains(&("2.5.29.17".to_string(), true)), "{sans:?}");
+    }
+
+    #[test]
+    fn refuses_empty_validity_and_someone_elses_key() {
+        let key = PrivateKey::generate(crate::keys::KeyAlgo::EcdsaP256).unwrap();
+        let mut t = bare(&key, "x");
+        t.not_after = t.not_before;
+        assert_eq!(
+            self_sign(&key, &t).unwrap_err().message(),
+            "notAfter is not after notBefore"
+        );
+        let other = PrivateKey::generate(crate::keys::KeyAlgo::EcdsaP256).unwrap();
+        assert_eq!(
+            self_sign(&other, &bare(&key, "x")).unwrap_err().to_json(),
+            r#"{"code":2300,"message":"Private key does not match public key"}"#
+        );
+        let ca = own_ca(crate::config::ku::CERT_SIGN, None);
+        let e = Ca::new(ca.cert_pem().as_bytes(), other).unwrap_err();
+        assert_eq!(e.code(), 2300);
+    }
+
+    #[test]
+    fn ca_reports_its_identity_and_signs_only_while_valid() {
+        let ca = own_ca(
+            crate::config::ku::CERT_SIGN | crate::config::ku::CRL_SIGN,
+            Some(2),
+        );
+        assert_eq!(
+            first_certificate_der(ca.cert_pem().as_bytes()).unwrap(),
+            ca.cert_der
+        );
+        assert!(ca.cert_pem().starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert_eq!(
+            ca.aki_hex(),
+            hex::encode(key_id(ca.key().public_key_bits()))
+        );
+        assert_eq!(ca.aki_hex().len(), 40);
+        assert_eq!(format!("{ca:?}"), format!("Ca(aki={})", ca.aki_hex()));
+        assert_eq!(ca.facts().path_len, Some(2));
+        let leaf_key = PrivateKey::generate(crate::keys::KeyAlgo::EcdsaP256).unwrap();
+        let mut t = bare(&leaf_key, "leaf");
+        t.with_aki = true;
+        // Valid from notBefore to notAfter inclusive (Go: !now.Before(nb) && !now.After(na)).
+        for now in [ca.not_before, ca.not_after] {
+            let der = ca.sign(&t, now).unwrap();
+            let (_, cert) = X509Certificate::from_der(&der).unwrap();
+            assert_eq!(cert.issuer().as_raw(), ca.subject_der.as_slice());
+            let (_, ca_cert) = X509Certificate::from_der(&ca.cert_der).unwrap();
+            assert!(cert.verify_signature(Some(ca_cert.public_key())).is_ok());
+        }
+        let second = time::Duration::seconds(1);
+        let late = ca.sign(&t, ca.not_after + second).unwrap_err();
+        assert_eq!(late.code(), 1211);
+        assert_eq!(
+            late.message(),
+            "the CA certificate expired at 2026-01-01T01:00:00Z; renew the CA before signing"
+        );
+        assert_eq!(
+            ca.sign(&t, ca.not_before - second).unwrap_err().to_json(),
+            r#"{"code":1211,"message":"the CA certificate is not valid yet"}"#
+        );
+    }
+
+    #[test]
+    fn crls_need_crl_sign() {
+        let now = time::macros::datetime!(2026-01-01 00:30:00 UTC);
+        let later = now + time::Duration::hours(1);
+        let ok = own_ca(
+            crate::config::ku::CERT_SIGN | crate::config::ku::CRL_SIGN,
+            None,
+        );
+        let der = ok.sign_crl(&[], now, later, 1).unwrap();
+        let info = crate::certinfo::crl(&der).unwrap();
+        assert_eq!(info.crl_number, "1");
+        let no_crl = own_ca(crate::config::ku::CERT_SIGN, None);
+        assert_eq!(
+            no_crl.sign_crl(&[], now, later, 1).unwrap_err().to_json(),
+            r#"{"code":1210,"message":"the CA certificate's key usage does not include cRLSign"}"#
+        );
+    }
+
+    #[test]
+    fn certificate_pem_errors_are_cfssls() {
+        assert_eq!(
+            first_certificate_der(b"").unwrap_err().to_json(),
+            r#"{"code":1002,"message":"Failed to decode certificate: no PEM block found"}"#
+        );
+        let key_pem = crate::keys::pem_encode("PRIVATE KEY", b"\x30\x00");
+        assert_eq!(
+            first_certificate_der(key_pem.as_bytes())
+                .unwrap_err()
+                .to_json(),
+            r#"{"code":1003,"message":"Failed to parse certificate: expected a CERTIFICATE PEM block, found \"PRIVATE KEY\""}"#
+        );
+        let cert = crate::keys::pem_encode("CERTIFICATE", b"\x30\x00");
+        assert_eq!(first_certificate_der(cert.as_bytes()).unwrap(), b"\x30\x00");
+    }
+
     /// AIA is written when the profile names an OCSP responder, an issuer URL, or both, and
     /// carries exactly what was named.
     #[test]
