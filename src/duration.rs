@@ -85,13 +85,15 @@ fn parse(orig: &str, human: bool) -> Result<Duration> {
             v += f * scale / 10i128.pow(digits);
         }
         total = total.checked_add(v).ok_or_else(bad)?;
-        if total > i64::MAX as i128 {
+        // As Go: the magnitude may reach 2^63 while parsing, so that -2^63 ns itself is valid.
+        if total > 1i128 << 63 {
             return Err(bad());
         }
         s = rest;
     }
     let total = if neg { -total } else { total };
-    Ok(Duration::nanoseconds(total as i64))
+    let total = i64::try_from(total).map_err(|_| bad())?;
+    Ok(Duration::nanoseconds(total))
 }
 
 /// Formats like Go's `Duration.String()` for whole seconds: "8760h0m0s", "1h30m0s", "0s".
@@ -218,6 +220,20 @@ mod tests {
         assert_eq!(
             parse_go("2562047h47m16.854775807s").unwrap(),
             Duration::nanoseconds(i64::MAX)
+        );
+        // The smallest is one further from zero (Go checks the magnitude against 2^63 before
+        // applying the sign): -2^63 ns parses, -(2^63 + 1) ns does not.
+        assert_eq!(
+            parse_go("-9223372036854775808ns").unwrap(),
+            Duration::nanoseconds(i64::MIN)
+        );
+        assert_eq!(
+            parse_go("-2562047h47m16.854775808s").unwrap(),
+            Duration::nanoseconds(i64::MIN)
+        );
+        assert_eq!(
+            parse_go("-9223372036854775809ns").unwrap_err().message(),
+            r#"time: invalid duration "-9223372036854775809ns""#
         );
     }
 }
