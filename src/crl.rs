@@ -64,6 +64,13 @@ pub fn build(
 mod tests {
     use super::*;
 
+    /// A fresh root CA to sign CRLs with.
+    fn crl_ca() -> Ca {
+        let req = crate::csr::CertificateRequest::from_json(br#"{"CN":"crl ca"}"#).unwrap();
+        let ss = crate::issue::init_ca(&req, None).unwrap();
+        Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap()
+    }
+
     #[test]
     fn reasons() {
         assert_eq!(parse_reason("keyCompromise").unwrap(), 1);
@@ -103,14 +110,8 @@ mod tests {
 
     #[test]
     fn crl_validity_and_serials_are_checked() {
-        use crate::csr::CertificateRequest;
         use x509_parser::prelude::FromDer;
-        let ss = crate::issue::init_ca(
-            &CertificateRequest::from_json(br#"{"CN":"crl ca"}"#).unwrap(),
-            None,
-        )
-        .unwrap();
-        let ca = Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap();
+        let ca = crl_ca();
         let now = OffsetDateTime::now_utc();
         let der = build(&ca, &[], now, Duration::hours(24), 1).unwrap();
         let (_, crl) =
@@ -139,13 +140,7 @@ mod tests {
 
     #[test]
     fn crl_parses_with_entries_and_number() {
-        use crate::csr::CertificateRequest;
-        let ss = crate::issue::init_ca(
-            &CertificateRequest::from_json(br#"{"CN":"crl ca"}"#).unwrap(),
-            None,
-        )
-        .unwrap();
-        let ca = Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap();
+        let ca = crl_ca();
         let now = OffsetDateTime::now_utc();
         let der = build(
             &ca,
