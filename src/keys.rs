@@ -275,10 +275,17 @@ impl PrivateKey {
                 })?;
                 Self::from_pkcs8(doc.as_bytes().to_vec())
             }
-            "EC PRIVATE KEY" => Self::from_sec1(&der),
-            "RSA PRIVATE KEY" => Self::from_pkcs1(&der),
+            // cfssl compat: cfssl ignores the label and tries every format; kpki tries the
+            // labelled one first and keeps its error (e.g. "too weak") when nothing else fits.
+            "EC PRIVATE KEY" => Self::from_sec1(&der).or_else(|e| Self::any_or(&der, e)),
+            "RSA PRIVATE KEY" => Self::from_pkcs1(&der).or_else(|e| Self::any_or(&der, e)),
             _ => Self::from_der_any(&der),
         }
+    }
+
+    /// `from_der_any`, or `err` when that fails too (a mislabelled PEM block).
+    fn any_or(der: &[u8], err: Error) -> Result<Self> {
+        Self::from_der_any(der).map_err(|_| err)
     }
 
     /// Loads DER trying PKCS#8, then PKCS#1, then SEC1 (cfssl's order).
@@ -715,6 +722,46 @@ M6kLPKDuhiWoFpipym3wdN6hyr+NUOXtouNSFJDmxCNI\n\
         );
         assert_eq!(
             PrivateKey::from_der_any(b"\x30\x00").unwrap_err().to_json(),
+            r#"{"code":2003,"message":"Failed to parse private key"}"#
+        );
+    }
+
+    #[test]
+    fn mislabelled_pem_keys_load_as_in_cfssl() {
+        // cfssl ignores a key block's label; an RSA key under "EC PRIVATE KEY" (or the other way
+        // round) must load, as the same key.
+        let rsa = PrivateKey::generate(KeyAlgo::Rsa(2048)).unwrap();
+        let ec = PrivateKey::generate(KeyAlgo::EcdsaP256).unwrap();
+        for (key, from, to) in [
+            (&rsa, "RSA PRIVATE KEY", "EC PRIVATE KEY"),
+            (&ec, "EC PRIVATE KEY", "RSA PRIVATE KEY"),
+        ] {
+            let pem = key.to_cfssl_pem().unwrap();
+            assert!(pem.contains(from), "{pem}");
+            let relabelled = pem.replace(from, to);
+            let loaded = PrivateKey::from_pem(relabelled.as_bytes(), None).unwrap();
+            assert_eq!(loaded.spki_der(), key.spki_der(), "{from} under {to}");
+            assert_eq!(loaded.algo(), key.algo());
+        }
+        // The labelled format's own error stays when nothing else fits either.
+        let weak = RSA_1024_PEM.replace("RSA PRIVATE KEY", "EC PRIVATE KEY");
+        assert_eq!(
+            PrivateKey::from_pem(weak.as_bytes(), None)
+                .unwrap_err()
+                .to_json(),
+            r#"{"code":2003,"message":"Failed to parse private key"}"#
+        );
+        assert_eq!(
+            PrivateKey::from_pem(RSA_1024_PEM.as_bytes(), None)
+                .unwrap_err()
+                .to_json(),
+            r#"{"code":2400,"message":"RSA key is too weak"}"#
+        );
+        let junk = pem_encode("EC PRIVATE KEY", b"\x30\x03\x02\x01\x01");
+        assert_eq!(
+            PrivateKey::from_pem(junk.as_bytes(), None)
+                .unwrap_err()
+                .to_json(),
             r#"{"code":2003,"message":"Failed to parse private key"}"#
         );
     }
