@@ -424,4 +424,148 @@ mod tests {
             2300
         );
     }
+
+    #[test]
+    fn hosts_warning_is_cfssls_5300_text() {
+        let w = hosts_warning();
+        assert_eq!(w.code, 5300);
+        assert!(
+            w.message.starts_with(
+                "This certificate lacks a \"hosts\" field. This makes it unsuitable for websites."
+            ),
+            "{}",
+            w.message
+        );
+        assert!(
+            w.message
+                .ends_with("section 10.2.3 (\"Information Requirements\").")
+        );
+    }
+
+    #[test]
+    fn remote_profiles_are_refused_locally_with_5400() {
+        let ca = test_ca();
+        let mut signing = crate::profiles::builtin().signing;
+        signing.profiles.get_mut("server").unwrap().remote = "ca2".into();
+        let req = CertificateRequest::from_json(br#"{"CN":"r","hosts":["r.example"]}"#).unwrap();
+        let e = new_cert(&ca, &signing, &req, "server", "").unwrap_err();
+        assert_eq!(e.code(), 5400);
+        assert_eq!(
+            e.message(),
+            "profile \"server\" signs on a remote server; use -remote or sign there"
+        );
+        let g = crate::csr::generate(&req).unwrap();
+        let e = sign(
+            &ca,
+            &signing,
+            &SignRequest {
+                csr_pem: g.csr_pem.into_bytes(),
+                profile: "server".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), 5400);
+        // A local profile of the same configuration still signs.
+        let nc = new_cert(&ca, &signing, &req, "client", "lbl").unwrap();
+        assert_eq!(nc.issued.profile, "client");
+        assert_eq!(nc.issued.label, "lbl");
+    }
+
+    #[test]
+    fn selfsign_serials_are_below_2_pow_63_and_default_lasts_2190h() {
+        use x509_parser::prelude::*;
+        let req =
+            CertificateRequest::from_json(br#"{"CN":"self","hosts":["self.example"]}"#).unwrap();
+        let mut top_bytes = vec![];
+        for _ in 0..3 {
+            let ss = self_sign(&req, None).unwrap();
+            let serial: u64 = ss.serial.parse().expect("serial fits in 63 bits");
+            assert!(serial < 1 << 63, "{serial}");
+            top_bytes.push(serial >> 56);
+            let (_, c) = X509Certificate::from_der(&ss.cert_der).unwrap();
+            assert_eq!(c.serial.to_string(), ss.serial);
+            let v = c.validity();
+            assert_eq!(
+                v.not_after.timestamp() - v.not_before.timestamp(),
+                2190 * 3600
+            );
+        }
+        // Uniform below 2^63: the top byte is not pinned to 0x7f (chance 2^-21 on real code).
+        assert!(top_bytes.iter().any(|&b| b != 0x7f), "{top_bytes:?}");
+    }
+
+    fn issued_for(ca: &Ca, json: &[u8], profile: &str) -> Issued {
+        let signing = crate::profiles::builtin().signing;
+        let req = CertificateRequest::from_json(json).unwrap();
+        new_cert(ca, &signing, &req, profile, "my-label")
+            .unwrap()
+            .issued
+    }
+
+    #[test]
+    fn record_is_cfssls_certdb_row() {
+        let ca = test_ca();
+        let i = issued_for(
+            &ca,
+            br#"{"CN":"etcd-1","hosts":["127.0.0.1","etcd-1.local","localhost"]}"#,
+            "etcd",
+        );
+        let r = record(&i);
+        assert_eq!(r.serial_number, i.serial);
+        assert_eq!(r.authority_key_identifier, ca.aki_hex());
+        assert_eq!(r.ca_label, "my-label");
+        assert_eq!(r.status, "good");
+        assert_eq!(r.reason, 0);
+        assert_eq!(r.revoked_at, None);
+        assert_eq!(r.metadata, None);
+        assert_eq!(r.expiry, i.not_after);
+        assert_eq!(r.not_before, i.not_before);
+        assert_eq!(r.pem, i.cert_pem);
+        assert_eq!(r.common_name, "etcd-1");
+        assert_eq!(r.profile, "etcd");
+        assert_eq!(r.sans.as_deref(), Some(r#"["etcd-1.local","localhost"]"#));
+        let no_sans = record(&issued_for(&ca, br#"{"CN":"admin"}"#, "client"));
+        assert_eq!(no_sans.sans, None);
+        assert_eq!(no_sans.common_name, "admin");
+    }
+
+    #[tokio::test]
+    async fn commit_stores_the_row_and_current_crl_lists_revocations() {
+        use x509_parser::prelude::*;
+        let ca = test_ca();
+        let db = crate::db::CertDb::connect("sqlite::memory:").await.unwrap();
+        let i = issued_for(&ca, br#"{"CN":"gone","hosts":["gone.example"]}"#, "server");
+        commit(None, &i).await.unwrap();
+        assert_eq!(db.count_certificates().await.unwrap(), 0);
+        commit(Some(&db), &i).await.unwrap();
+        let row = db
+            .get_certificate(&i.serial, &ca.aki_hex())
+            .await
+            .unwrap()
+            .expect("row committed");
+        assert_eq!(row.common_name, "gone");
+        assert_eq!(row.profile, "server");
+        assert_eq!(row.sans.as_deref(), Some(r#"["gone.example"]"#));
+        // Committing the same certificate twice is cfssl's duplicate error.
+        assert_eq!(commit(Some(&db), &i).await.unwrap_err().code(), 11100);
+
+        db.revoke(&i.serial, &ca.aki_hex(), 4).await.unwrap();
+        let ca_cert = X509Certificate::from_der(&ca.cert_der).unwrap().1;
+        for number in [1u32, 2] {
+            let der = current_crl(&db, &ca, Duration::hours(24)).await.unwrap();
+            let (_, crl) = CertificateRevocationList::from_der(&der).unwrap();
+            crl.verify_signature(ca_cert.public_key()).unwrap();
+            assert_eq!(crl.issuer().as_raw(), ca.subject_der.as_slice());
+            assert_eq!(crl.crl_number().unwrap().to_string(), number.to_string());
+            let revoked: Vec<_> = crl.iter_revoked_certificates().collect();
+            assert_eq!(revoked.len(), 1);
+            assert_eq!(revoked[0].serial().to_string(), i.serial);
+            assert_eq!(revoked[0].reason_code().unwrap().1, ReasonCode::Superseded);
+            assert_eq!(
+                crl.next_update().unwrap().timestamp() - crl.last_update().timestamp(),
+                24 * 3600
+            );
+        }
+    }
 }
