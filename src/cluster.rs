@@ -294,16 +294,9 @@ impl Inventory {
     /// The host part of the endpoint (IP or DNS name).
     pub fn endpoint_host(&self) -> String {
         let e = self.endpoint();
-        let rest = e.split_once("://").map(|x| x.1).unwrap_or(&e);
-        let hostport = rest.split('/').next().unwrap_or("");
-        if let Some(h) = hostport.strip_prefix('[') {
-            return h.split(']').next().unwrap_or("").to_string();
-        }
-        hostport
-            .rsplit_once(':')
-            .map(|x| x.0)
-            .unwrap_or(hostport)
-            .to_string()
+        crate::kubeconfig::server_host_port(&e)
+            .map(|(host, _)| host.to_string())
+            .unwrap_or_default()
     }
 }
 

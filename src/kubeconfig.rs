@@ -80,21 +80,37 @@ fn check_name(what: &str, v: &str) -> Result<()> {
 
 /// Checks a server URL: `https://` or `http://` with a host.
 pub fn check_server(server: &str) -> Result<()> {
-    let rest = server
-        .strip_prefix("https://")
-        .or_else(|| server.strip_prefix("http://"))
-        .ok_or_else(|| {
-            Error::BadRequest(format!(
-                "invalid server {server:?}: expected https://HOST:PORT"
-            ))
-        })?;
-    let host = rest.split('/').next().unwrap_or("");
-    if host.is_empty() || server.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let port_ok = |p: Option<&str>| p.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    // A query or fragment has no place in a base URL that clients append API paths to.
+    let ok = server_host_port(server).is_some_and(|(host, port)| !host.is_empty() && port_ok(port))
+        && !server.contains(['?', '#'])
+        && !server.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
         return Err(Error::BadRequest(format!(
             "invalid server {server:?}: expected https://HOST:PORT"
         )));
     }
     Ok(())
+}
+
+/// The host (IPv6 without its brackets) and the port text, if any, of an `http(s)://` URL:
+/// `https://[::1]:6443/x` gives `("::1", Some("6443"))`. `None` without the scheme or with a
+/// malformed bracket.
+pub fn server_host_port(server: &str) -> Option<(&str, Option<&str>)> {
+    let rest = server
+        .strip_prefix("https://")
+        .or_else(|| server.strip_prefix("http://"))?;
+    let authority = rest.split('/').next().unwrap_or("");
+    match authority.strip_prefix('[') {
+        Some(r) => match r.split_once(']')? {
+            (h, "") => Some((h, None)),
+            (h, p) => Some((h, Some(p.strip_prefix(':')?))),
+        },
+        None => Some(match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }),
+    }
 }
 
 impl Kubeconfig {
@@ -419,5 +435,266 @@ mod tests {
         ] {
             assert!(embedded_certificates(bad).is_err());
         }
+    }
+
+    #[test]
+    fn debug_shows_sizes_and_redacts_tokens() {
+        assert_eq!(
+            format!("{:?}", Material::Data(b"CA".to_vec())),
+            "Data(2 bytes)"
+        );
+        assert_eq!(
+            format!("{:?}", Material::Path("/etc/ca.pem".into())),
+            r#"Path("/etc/ca.pem")"#
+        );
+        assert_eq!(
+            format!(
+                "{:?}",
+                Credential::ClientCert {
+                    cert: Material::Data(b"CERT".to_vec()),
+                    key: Material::Path("k.pem".into()),
+                }
+            ),
+            r#"ClientCert(Data(4 bytes), Path("k.pem"))"#
+        );
+        let token = format!("{:?}", Credential::Token("abcdef.0123456789abcdef".into()));
+        assert_eq!(token, "Token(<redacted>)");
+        assert_eq!(format!("{:?}", Credential::None), "None");
+        // A whole Kubeconfig's Debug never prints the token or the key bytes.
+        let all = format!("{:?}", kc(Credential::Token("s3cret.token".into()), None));
+        assert!(!all.contains("s3cret"), "{all}");
+    }
+
+    fn render_err(k: &Kubeconfig) -> String {
+        let e = k.render().unwrap_err();
+        assert_eq!(e.code(), 400);
+        e.message().to_string()
+    }
+
+    #[test]
+    fn names_must_be_non_empty_and_one_line() {
+        for (field, value) in [
+            ("cluster", ""),
+            ("cluster", "a\tb"),
+            ("user", ""),
+            ("user", "a\nb"),
+            ("context", ""),
+            ("context", "x\u{1}"),
+        ] {
+            let mut k = kc(Credential::None, None);
+            match field {
+                "cluster" => k.cluster = value.into(),
+                "user" => k.user = value.into(),
+                _ => k.context = value.into(),
+            }
+            assert_eq!(
+                render_err(&k),
+                format!("the {field} name must be non-empty and one line"),
+                "{field} = {value:?}"
+            );
+        }
+        // Spaces are fine in names (quoted on output).
+        let mut k = kc(Credential::None, None);
+        k.context = "my context".into();
+        assert!(
+            k.render()
+                .unwrap()
+                .contains("current-context: \"my context\"\n")
+        );
+    }
+
+    #[test]
+    fn servers_need_a_scheme_a_host_and_no_spaces_or_controls() {
+        for bad in [
+            "127.0.0.1:6443",
+            "ftp://x",
+            "https://",
+            "https:///api",
+            "http://",
+            "https://a b:6443",
+            "https://a\u{1}b",
+            "https://a\u{7f}",
+            "https://:6443",
+            "https://[]:6443",
+            "https://[::1",
+            "https://k8s:",
+            "https://k8s:0",
+            "https://k8s:65536",
+            "https://k8s:64x",
+            "https://[::1]6443",
+            "https://k8s:6443?x=1",
+            "https://k8s:6443/api#frag",
+        ] {
+            let e = check_server(bad).unwrap_err();
+            assert_eq!(e.code(), 400);
+            assert_eq!(
+                e.message(),
+                format!("invalid server {bad:?}: expected https://HOST:PORT")
+            );
+        }
+        assert_eq!(
+            server_host_port("https://[fd00::1]:6443/api"),
+            Some(("fd00::1", Some("6443")))
+        );
+        assert_eq!(
+            server_host_port("http://lb.example.com"),
+            Some(("lb.example.com", None))
+        );
+        assert_eq!(server_host_port("lb.example.com:6443"), None);
+        for good in [
+            "https://x",
+            "http://10.0.0.1:8080",
+            "https://k8s:6443/prefix",
+            "https://[::1]:6443",
+            "https://[fd00::1]",
+            "https://k8s:65535",
+        ] {
+            check_server(good).unwrap();
+        }
+        let mut k = kc(Credential::None, None);
+        k.server = "https://a\u{1}".into();
+        assert_eq!(
+            render_err(&k),
+            "invalid server \"https://a\\u{1}\": expected https://HOST:PORT"
+        );
+    }
+
+    #[test]
+    fn tokens_and_paths_are_checked() {
+        for bad in ["", "a b", "a\u{1}b", "a\u{7f}"] {
+            assert_eq!(
+                render_err(&kc(Credential::Token(bad.into()), None)),
+                "the token must be non-empty and contain no spaces",
+                "{bad:?}"
+            );
+        }
+        let ok = Material::Path("/etc/kubernetes/pki/admin.crt".into());
+        for bad in ["", "a\u{1}b", "a\nb"] {
+            let bad_m = Material::Path(bad.into());
+            let want = format!("invalid file path {bad:?}");
+            for k in [
+                kc(Credential::None, Some(bad_m.clone())),
+                kc(
+                    Credential::ClientCert {
+                        cert: bad_m.clone(),
+                        key: ok.clone(),
+                    },
+                    None,
+                ),
+                kc(
+                    Credential::ClientCert {
+                        cert: ok.clone(),
+                        key: bad_m.clone(),
+                    },
+                    Some(ok.clone()),
+                ),
+            ] {
+                assert_eq!(render_err(&k), want);
+            }
+        }
+        // Paths with spaces are valid, quoted; empty data is not a path and is fine.
+        let y = kc(
+            Credential::ClientCert {
+                cert: Material::Path("/etc/kubernetes/pki/admin.crt".into()),
+                key: Material::Path("/etc/k 8s/admin.key".into()),
+            },
+            Some(Material::Path("/etc/kubernetes/pki/ca.crt".into())),
+        )
+        .render()
+        .unwrap();
+        assert!(
+            y.ends_with(
+                "users:\n- name: admin\n  user:\n    client-certificate: /etc/kubernetes/pki/admin.crt\n    client-key: \"/etc/k 8s/admin.key\"\n"
+            ),
+            "{y}"
+        );
+        assert!(
+            y.starts_with(
+                "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority: /etc/kubernetes/pki/ca.crt\n    server: https://127.0.0.1:6443\n"
+            ),
+            "{y}"
+        );
+    }
+
+    #[test]
+    fn scalars_that_yaml_would_type_are_quoted() {
+        for (s, out) in [
+            ("/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/ca.crt"),
+            ("user@example.com", "user@example.com"),
+            ("a+b_c", "a+b_c"),
+            ("1e5", "\"1e5\""),
+            ("0x1f", "\"0x1f\""),
+            ("0o17", "\"0o17\""),
+            ("12:30", "\"12:30\""),
+            ("1.2.3", "\"1.2.3\""),
+            ("1_000", "\"1_000\""),
+            ("2024-01-01", "\"2024-01-01\""),
+            ("Yes", "\"Yes\""),
+            ("null", "\"null\""),
+            ("a\"b", "\"a\\\"b\""),
+        ] {
+            assert_eq!(scalar(s), out, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn embedded_certificates_name_where_they_were_found() {
+        let text = b"apiVersion: v1\nkind: Config\nclusters:\n- name: c1\n  cluster:\n    server: https://a\n    certificate-authority-data: Q0Ex\n- name: c2\n  cluster:\n    server: https://b\nusers:\n- name: u1\n  user:\n    client-certificate-data: ' VTE= '\n    client-key-data: S0VZ\n- name: u2\n  user:\n    token: t\n";
+        assert_eq!(
+            embedded_certificates(text).unwrap(),
+            vec![
+                Embedded {
+                    location: "cluster c1 certificate-authority-data".into(),
+                    pem: b"CA1".to_vec(),
+                },
+                Embedded {
+                    location: "user u1 client-certificate-data".into(),
+                    pem: b"U1".to_vec(),
+                },
+            ]
+        );
+        let e = embedded_certificates(b"kind: Pod\n").unwrap_err();
+        assert_eq!(e.code(), 400);
+        assert_eq!(e.message(), "not a kubeconfig (no `kind: Config`)");
+        let e = embedded_certificates(
+            b"kind: Config\nclusters:\n- name: c\n  cluster:\n    certificate-authority-data: '%%'\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message(),
+            "cluster c certificate-authority-data is not valid base64"
+        );
+    }
+
+    #[test]
+    fn webhook_config_is_kpki_webhook_for_kube_apiserver() {
+        let cred = Credential::ClientCert {
+            cert: Material::Data(b"C".to_vec()),
+            key: Material::Data(b"K".to_vec()),
+        };
+        let w = webhook_config(
+            "https://kpki.example:8888",
+            Some(Material::Data(b"CA".to_vec())),
+            cred.clone(),
+        )
+        .unwrap();
+        assert_eq!(
+            w,
+            Kubeconfig {
+                cluster: "kpki-webhook".into(),
+                server: "https://kpki.example:8888/apis/authentication.k8s.io/v1/tokenreviews"
+                    .into(),
+                ca: Some(Material::Data(b"CA".to_vec())),
+                user: "kube-apiserver".into(),
+                credential: cred,
+                context: "webhook".into(),
+            }
+        );
+        assert_eq!(
+            webhook_config("kpki:8888", None, Credential::None)
+                .unwrap_err()
+                .message(),
+            "invalid server \"kpki:8888\": expected https://HOST:PORT"
+        );
     }
 }
