@@ -5,8 +5,10 @@
 # (`/bin/true | /bin/true`, two process starts and nothing else). KPKI_OTHER=path adds a second kpki
 # build to the same rounds (before/after comparisons). ROUNDS=3 (odd; the median is reported).
 set -euo pipefail
+shopt -s inherit_errexit
 N=${N:-200}
 cd "$(dirname "$0")/.."
+root=$(pwd)
 KPKI=${KPKI_BIN:-$(bash scripts/kpki-bin.sh --release)}
 work=$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}"); trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -24,14 +26,24 @@ run_kpki() { "$KPKI" gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -pro
 run_other() { "$KPKI_OTHER" gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | "$KPKI_OTHER" json -bare "$out/$1"; }
 run_floor() { /bin/true | /bin/true; }
 run_cfssl() { cfssl gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null | cfssljson -bare "$out/$1"; }
-loop=0
 time_n() { # fn -> milliseconds per run
   local fn=$1 start end
-  loop=$((loop + 1)); out="$work/loop-$loop"; mkdir "$out"
+  # A directory of its own for every loop. (time_n runs in a command substitution, a subshell, so
+  # a counter incremented here would not survive to the next call: mktemp picks the name.)
+  out=$(mktemp -d -p "$work" loop-XXXXXX)
   start=$(date +%s%N); for i in $(seq "$N"); do $fn "$i"; done; end=$(date +%s%N)
   echo "scale=3; ($end - $start) / 1000000 / $N" | bc
 }
 out=$work; run_kpki check; openssl verify -CAfile ca.pem check.pem >/dev/null
+# The release build lays out the functions CLI calls execute together (build.rs,
+# scripts/symbol-order.txt). Rust names in that list carry hashes that change with the toolchain,
+# the dependencies or kpki's version; say how many of them the measured binary still has.
+if command -v nm >/dev/null; then
+  listed=$(grep -vc '^#' "$root/scripts/symbol-order.txt" || true)
+  found=$(nm "$KPKI" 2>/dev/null | awk '{print $NF}' | sort -u |
+    comm -12 - <(grep -v '^#' "$root/scripts/symbol-order.txt" | sort -u) | wc -l)
+  echo "symbol order: $found of $listed listed functions present in $KPKI (regenerate with scripts/symbol-order.sh if far below)"
+fi
 ROUNDS=${ROUNDS:-3}
 have_cfssl=0; command -v cfssl >/dev/null && command -v cfssljson >/dev/null && have_cfssl=1
 k=(); c=(); o=(); f=()
