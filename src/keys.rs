@@ -4,10 +4,6 @@
 
 use crate::der::oid;
 use crate::error::{Error, Result};
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, ECDSA_P521_SHA512_ASN1_SIGNING,
-    EcdsaKeyPair,
-};
 use pkcs8::der::{Decode, Encode};
 use rcgen::{PublicKeyData, SigningKey};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -302,18 +298,39 @@ impl PrivateKey {
         Self::from_pkcs8(kp.as_der().map_err(|_| parse_err())?.as_ref().to_vec())
     }
 
+    /// SEC1 ("EC PRIVATE KEY") DER, wrapped into PKCS#8 as it stands so that aws-lc parses and
+    /// checks the key once (it used to be parsed, checked and re-encoded, then parsed and checked
+    /// again: two scalar multiplications per CA key load). The curve comes from the key's
+    /// parameters, or from the scalar's length when a key omits them; other curves are refused.
     fn from_sec1(der: &[u8]) -> Result<Self> {
-        for alg in [
-            &ECDSA_P256_SHA256_ASN1_SIGNING,
-            &ECDSA_P384_SHA384_ASN1_SIGNING,
-            &ECDSA_P521_SHA512_ASN1_SIGNING,
-        ] {
-            if let Ok(kp) = EcdsaKeyPair::from_private_key_der(alg, der) {
-                let doc = kp.to_pkcs8v1().map_err(|_| parse_err())?;
-                return Self::from_pkcs8(doc.as_ref().to_vec());
-            }
+        use pkcs8::der::asn1::{AnyRef, ObjectIdentifier};
+        let ec = sec1::EcPrivateKey::from_der(der).map_err(|_| parse_err())?;
+        let curve = match ec.parameters.and_then(|p| p.named_curve()) {
+            Some(oid) => oid,
+            None => ObjectIdentifier::new_unwrap(match ec.private_key.len() {
+                32 => P256,
+                48 => P384,
+                65 | 66 => P521,
+                _ => return Err(parse_err()),
+            }),
+        };
+        if ![P256, P384, P521].contains(&curve.to_string().as_str()) {
+            return Err(parse_err());
         }
-        Err(parse_err())
+        let inner = sec1::EcPrivateKey {
+            private_key: ec.private_key,
+            parameters: None,
+            public_key: ec.public_key,
+        };
+        let inner = Zeroizing::new(inner.to_der().map_err(|_| parse_err())?);
+        let info = pkcs8::PrivateKeyInfo::new(
+            pkcs8::AlgorithmIdentifierRef {
+                oid: ObjectIdentifier::new_unwrap(EC_PUBLIC_KEY),
+                parameters: Some(AnyRef::from(&curve)),
+            },
+            &inner,
+        );
+        Self::from_pkcs8(info.to_der().map_err(|_| parse_err())?)
     }
 
     /// The key's algorithm and size.
@@ -815,5 +832,85 @@ M6kLPKDuhiWoFpipym3wdN6hyr+NUOXtouNSFJDmxCNI\n\
                 .code(),
             2003
         );
+    }
+
+    #[test]
+    fn sec1_keys_load_with_or_without_parameters_and_public_key() {
+        use pkcs8::der::asn1::ObjectIdentifier;
+        let sec1_pem =
+            |ec: &sec1::EcPrivateKey<'_>| pem_encode("EC PRIVATE KEY", &ec.to_der().unwrap());
+        for algo in [KeyAlgo::EcdsaP256, KeyAlgo::EcdsaP384, KeyAlgo::EcdsaP521] {
+            let k = PrivateKey::generate(algo).unwrap();
+            let other = PrivateKey::generate(algo).unwrap();
+            let pem = k.to_cfssl_pem().unwrap();
+            let block = pem::parse(&pem).unwrap();
+            let full = sec1::EcPrivateKey::from_der(block.contents()).unwrap();
+            assert!(full.parameters.is_some() && full.public_key.is_some());
+            let loads_as_k = |ec: &sec1::EcPrivateKey<'_>| {
+                let back = PrivateKey::from_pem(sec1_pem(ec).as_bytes(), None).unwrap();
+                assert_eq!(back.algo(), algo);
+                assert_eq!(back.spki_der(), k.spki_der(), "{algo:?}");
+                // What it keeps is a PKCS#8 v1 that loads again to the same key and signs.
+                let again = PrivateKey::from_pkcs8(back.pkcs8_der().to_vec()).unwrap();
+                assert_eq!(again.spki_der(), k.spki_der());
+                assert!(
+                    pkcs8::PrivateKeyInfo::from_der(back.pkcs8_der())
+                        .unwrap()
+                        .public_key
+                        .is_none()
+                );
+                let msg = b"sec1";
+                let sig = back.sign(msg).unwrap();
+                let alg: &dyn aws_lc_rs::signature::VerificationAlgorithm = match algo {
+                    KeyAlgo::EcdsaP256 => &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1,
+                    KeyAlgo::EcdsaP384 => &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1,
+                    _ => &aws_lc_rs::signature::ECDSA_P521_SHA512_ASN1,
+                };
+                aws_lc_rs::signature::UnparsedPublicKey::new(alg, k.public_key_bits())
+                    .verify(msg, &sig)
+                    .unwrap();
+            };
+            loads_as_k(&full);
+            // Without the curve parameters (the scalar's length names the curve) ...
+            loads_as_k(&sec1::EcPrivateKey {
+                parameters: None,
+                ..full.clone()
+            });
+            // ... and without the public key (computed from the scalar).
+            loads_as_k(&sec1::EcPrivateKey {
+                public_key: None,
+                ..full.clone()
+            });
+            loads_as_k(&sec1::EcPrivateKey {
+                parameters: None,
+                public_key: None,
+                ..full.clone()
+            });
+            // A public key that is not the scalar's is refused, not silently replaced.
+            let wrong = other.public_key_bits().to_vec();
+            let mismatched = sec1::EcPrivateKey {
+                public_key: Some(&wrong),
+                ..full.clone()
+            };
+            let e = PrivateKey::from_pem(sec1_pem(&mismatched).as_bytes(), None).unwrap_err();
+            assert_eq!(e.code(), 2003, "{algo:?}: {e}");
+            // A curve kpki does not sign with (secp256k1) is refused.
+            let k1 = sec1::EcPrivateKey {
+                parameters: Some(sec1::EcParameters::NamedCurve(
+                    ObjectIdentifier::new_unwrap("1.3.132.0.10"),
+                )),
+                ..full.clone()
+            };
+            let e = PrivateKey::from_pem(sec1_pem(&k1).as_bytes(), None).unwrap_err();
+            assert_eq!(e.code(), 2003, "{algo:?}: {e}");
+        }
+        // A scalar of no supported length without parameters names no curve.
+        let odd = sec1::EcPrivateKey {
+            private_key: &[7u8; 40],
+            parameters: None,
+            public_key: None,
+        };
+        let e = PrivateKey::from_pem(sec1_pem(&odd).as_bytes(), None).unwrap_err();
+        assert_eq!(e.code(), 2003, "{e}");
     }
 }

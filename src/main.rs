@@ -6,7 +6,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // No process-wide rustls provider is installed: every TLS config (serve -tls, certinfo -domain,
+    // remote signing) names aws-lc-rs itself, and building one here cost every CLI call time.
     let mut argv = std::env::args();
     let argv0 = argv.next().unwrap_or_else(|| "kpki".into());
     let args: Vec<String> = argv.collect();
