@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the outside programs kpki's tests use, when missing: openssl, etcd, etcdctl, cfssl
-# (Debian golang-cfssl), kubectl, wrk; schemathesis and pkilint from PyPI. Idempotent.
+# (Debian golang-cfssl), kubectl, wrk, valgrind (the release layout check); schemathesis and pkilint from PyPI. Idempotent.
 set -euo pipefail
 need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
@@ -13,6 +13,8 @@ command -v bc >/dev/null || need_apt+=(bc)
 command -v jq >/dev/null || need_apt+=(jq)
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 command -v curl >/dev/null || need_apt+=(curl)
+command -v valgrind >/dev/null || need_apt+=(valgrind)
+command -v nm >/dev/null || need_apt+=(binutils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -114,6 +114,30 @@ if [ "${1:-}" = --check ]; then
   # Each function left out sits somewhere in 10 MB of .text and costs its own 64 KiB fault-around:
   # 8 of 928 missing mapped 184 KiB more text per gencert (session 8).
   echo "symbol order: $listed of $total functions the CLI commands execute are listed; $missing missing (regenerate with scripts/symbol-order.sh when any are)"
+  # And whether this binary was linked with the list at all (build.rs → lld): the listed functions
+  # must form the front of .text. Linked with it, they span ~0.9 MiB with ~80 KiB of others among
+  # them (static helpers sharing a listed function's section); without it, all 10 MiB.
+  nm -n -S --defined-only "$KPKI" > binary-symbols
+  python3 - "$out" binary-symbols <<'PY'
+import sys
+listed = set(l.strip() for l in open(sys.argv[1]) if l.strip() and not l.startswith('#'))
+at = {}
+for line in open(sys.argv[2]):
+    p = line.split()
+    if len(p) == 4 and p[2] in 'tTwW':
+        size, names = at.setdefault(int(p[0], 16), [int(p[1], 16), set()])
+        names.add(p[3])
+ordered = sorted(a for a, (_, names) in at.items() if names & listed)
+if not ordered:
+    sys.exit('symbol order: none of the listed functions is in the binary')
+span = [a for a in at if a <= ordered[-1]]
+others = sum(at[a][0] for a in span if not at[a][1] & listed)
+total = sum(at[a][0] for a in span)
+print(f'symbol order: the listed functions span the first {total // 1024} KiB of .text, '
+      f'{others // 1024} KiB of it other code')
+if others * 4 > total:
+    sys.exit('symbol order: this binary was not linked with scripts/symbol-order.txt (build.rs, release builds)')
+PY
   [ "$missing" -le "${MAX_MISSING:-$total}" ]
   exit
 fi
