@@ -226,8 +226,16 @@ impl Inventory {
             )));
         }
         crate::kubeconfig::check_server(&self.endpoint()).map_err(|e| bad(e.message()))?;
+        // Both go into the apiserver certificate's SANs: refuse here, with the inventory error,
+        // what issuing would refuse later, after the CAs and etcd certificates are written.
+        let host = self.endpoint_host();
+        if host.parse::<IpAddr>().is_err() && !crate::der::is_dns_name(&host) {
+            return Err(bad(format!(
+                "the host {host:?} of apiserverEndpoint is not an IP or DNS name"
+            )));
+        }
         for s in &self.apiserver_sans {
-            if s.parse::<IpAddr>().is_err() && !is_dns1123(s) && !s.starts_with("*.") {
+            if s.parse::<IpAddr>().is_err() && !crate::der::is_dns_name(s) {
                 return Err(bad(format!(
                     "apiserverSANs entry {s:?} is not an IP or DNS name"
                 )));
@@ -1082,5 +1090,953 @@ nodes:
         let rec = issued_from_ca(&ca_pem, "kubernetes").unwrap();
         assert_eq!(rec.aki, ca.aki_hex());
         assert_eq!(rec.common_name, "kubernetes");
+    }
+
+    /// One control-plane + etcd node and `extra` YAML lines.
+    fn one_node(extra: &str) -> String {
+        format!("nodes: [{{name: a, ip: 1.2.3.4, roles: [etcd, control-plane]}}]\n{extra}")
+    }
+
+    /// The 5200 message of an inventory that must be refused.
+    fn refused(text: &str) -> String {
+        let e = parse_inventory(text.as_bytes()).unwrap_err();
+        assert_eq!(e.code(), 5200, "{text}: {e}");
+        e.message()
+    }
+
+    #[test]
+    fn dns1123_names() {
+        let l63 = "a".repeat(63);
+        let n253 = format!("{l63}.{l63}.{l63}.{}", "b".repeat(61));
+        assert_eq!(n253.len(), 253);
+        let n254 = format!("{n253}c");
+        for (s, want) in [
+            ("node1", true),
+            ("a", true),
+            ("123", true),
+            ("a-b", true),
+            ("a.b-c.d", true),
+            ("cluster.local", true),
+            (l63.as_str(), true),
+            (n253.as_str(), true),
+            (n254.as_str(), false),
+            ("", false),
+            (".", false),
+            ("a..b", false),
+            ("a.", false),
+            (".a", false),
+            ("Node1", false),
+            ("a_b", false),
+            ("a b", false),
+            ("-a", false),
+            ("a-", false),
+            ("a.-b", false),
+            ("a.b-", false),
+            ("---", false),
+        ] {
+            assert_eq!(is_dns1123(s), want, "{s:?}");
+        }
+        assert!(!is_dns1123(&"a".repeat(64)));
+        assert!(!is_dns1123(&format!("x.{}", "a".repeat(64))));
+    }
+
+    #[test]
+    fn inventory_defaults() {
+        let inv = parse_inventory(one_node("").as_bytes()).unwrap();
+        assert_eq!(inv.name, "kubernetes");
+        assert_eq!(inv.service_cidr, "10.96.0.0/12");
+        assert_eq!(inv.cluster_domain, "cluster.local");
+        assert_eq!(inv.apiserver_endpoint, None);
+        assert!(inv.apiserver_sans.is_empty());
+        assert!(inv.key.is_none());
+        assert_eq!(inv.key_algo().unwrap(), KeyAlgo::EcdsaP256);
+        assert_eq!(
+            (inv.validity.ca.as_str(), inv.validity.leaf.as_str()),
+            ("87600h", "8760h")
+        );
+        assert_eq!(
+            inv.validities().unwrap(),
+            (Duration::hours(87600), Duration::hours(8760))
+        );
+        // An explicit but empty validity map takes the same defaults.
+        let v = parse_inventory(one_node("validity: {}").as_bytes()).unwrap();
+        assert_eq!(
+            v.validities().unwrap(),
+            (Duration::hours(87600), Duration::hours(8760))
+        );
+        let d = Validity::default();
+        assert_eq!((d.ca.as_str(), d.leaf.as_str()), ("87600h", "8760h"));
+        // Compact JSON (no whitespace at all) is JSON, not an empty file.
+        let j = parse_inventory(
+            br#"{"name":"j","nodes":[{"name":"m","ip":"10.0.0.1","roles":["etcd","control-plane"]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(j.name, "j");
+        assert_eq!(j.nodes[0].ip, IpAddr::from([10, 0, 0, 1]));
+    }
+
+    #[test]
+    fn inventory_values_are_read() {
+        let inv = parse_inventory(
+            one_node(
+                "name: prod\nserviceCIDR: 10.32.0.0/16\nclusterDomain: k8s.example\n\
+                 apiserverSANs: [lb.example.com, 10.0.0.5, '*.apps.example.com', 'fd00::5']\n\
+                 key: {algo: ecdsa, size: 384}\nvalidity: {ca: 48h, leaf: 48h}",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(inv.name, "prod");
+        assert_eq!(inv.service_cidr, "10.32.0.0/16");
+        assert_eq!(inv.cluster_domain, "k8s.example");
+        assert_eq!(
+            inv.apiserver_sans,
+            [
+                "lb.example.com",
+                "10.0.0.5",
+                "*.apps.example.com",
+                "fd00::5"
+            ]
+        );
+        assert_eq!(inv.key_algo().unwrap(), KeyAlgo::EcdsaP384);
+        // leaf == ca is allowed
+        assert_eq!(
+            inv.validities().unwrap(),
+            (Duration::hours(48), Duration::hours(48))
+        );
+        let n = &inv.nodes[0];
+        assert!(n.has(Role::Etcd) && n.has(Role::ControlPlane) && !n.has(Role::Worker));
+    }
+
+    #[test]
+    fn inventory_errors_are_exact() {
+        let cases: Vec<(String, &str)> = vec![
+            (
+                "name: ''\n".to_string() + &one_node(""),
+                "invalid cluster inventory: name must be non-empty and one line",
+            ),
+            (
+                "name: \"a\\nb\"\n".to_string() + &one_node(""),
+                "invalid cluster inventory: name must be non-empty and one line",
+            ),
+            (
+                "nodes: [{name: a_b, ip: 1.2.3.4, roles: [etcd]}]".into(),
+                "invalid cluster inventory: node name \"a_b\" must be lower-case letters, digits, '-' and '.'",
+            ),
+            (
+                "nodes: [{name: a, ip: 1.2.3.4, roles: []}]".into(),
+                "invalid cluster inventory: node a has no roles",
+            ),
+            (
+                "nodes: [{name: a, ip: 1.2.3.4, roles: [etcd, control-plane]}, {name: b, ip: 1.2.3.4, roles: [worker]}]".into(),
+                "invalid cluster inventory: address 1.2.3.4 appears twice",
+            ),
+            (
+                "nodes: [{name: a, ip: 1.2.3.4, roles: [etcd, control-plane]}, {name: b, ip: 1.2.3.5, roles: [worker]}, {name: a, ip: 1.2.3.6, roles: [worker]}]".into(),
+                "invalid cluster inventory: node name a appears twice",
+            ),
+            (
+                "nodes: [{name: a, ip: 1.2.3.4, roles: [worker]}]".into(),
+                "invalid cluster inventory: no node has the etcd role",
+            ),
+            (
+                "nodes: [{name: a, ip: 1.2.3.4, roles: [etcd, worker]}]".into(),
+                "invalid cluster inventory: no node has the control-plane role",
+            ),
+            ("nodes: []".into(), "invalid cluster inventory: no nodes"),
+            (" \n\t".into(), "invalid cluster inventory: the file is empty"),
+            (
+                one_node("clusterDomain: Cluster.Local"),
+                "invalid cluster inventory: clusterDomain \"Cluster.Local\" is not a DNS name",
+            ),
+            (
+                one_node("serviceCIDR: 10.96.0.0/31"),
+                "invalid cluster inventory: serviceCIDR \"10.96.0.0/31\": prefix must be 1..30",
+            ),
+            (
+                one_node("apiserverEndpoint: 'https://:6443'"),
+                "invalid cluster inventory: invalid server \"https://:6443\": expected https://HOST:PORT",
+            ),
+            (
+                one_node("apiserverSANs: [lb.example.com, bad_name]"),
+                "invalid cluster inventory: apiserverSANs entry \"bad_name\" is not an IP or DNS name",
+            ),
+            // A wildcard's remainder is checked as issuing checks it (it was not checked at all).
+            (
+                one_node("apiserverSANs: ['*.a b']"),
+                "invalid cluster inventory: apiserverSANs entry \"*.a b\" is not an IP or DNS name",
+            ),
+            (
+                one_node("apiserverSANs: ['*.']"),
+                "invalid cluster inventory: apiserverSANs entry \"*.\" is not an IP or DNS name",
+            ),
+            (
+                one_node("apiserverSANs: ['*.*.x']"),
+                "invalid cluster inventory: apiserverSANs entry \"*.*.x\" is not an IP or DNS name",
+            ),
+            (
+                one_node("apiserverSANs: ['*.-x-']"),
+                "invalid cluster inventory: apiserverSANs entry \"*.-x-\" is not an IP or DNS name",
+            ),
+            // The endpoint's host becomes a SAN too.
+            (
+                one_node("apiserverEndpoint: 'https://lb_1:6443'"),
+                "invalid cluster inventory: the host \"lb_1\" of apiserverEndpoint is not an IP or DNS name",
+            ),
+            (
+                one_node("apiserverEndpoint: 'https://lb.example.com.:6443'"),
+                "invalid cluster inventory: the host \"lb.example.com.\" of apiserverEndpoint is not an IP or DNS name",
+            ),
+            // User info: the host would have been "user@lb" (an email SAN, and no DNS SAN lb).
+            (
+                one_node("apiserverEndpoint: 'https://user@lb:6443'"),
+                "invalid cluster inventory: invalid server \"https://user@lb:6443\": expected https://HOST:PORT",
+            ),
+            (
+                one_node("apiserverEndpoint: 'https://[fe80::1%eth0]:6443'"),
+                "invalid cluster inventory: invalid server \"https://[fe80::1%eth0]:6443\": expected https://HOST:PORT",
+            ),
+            (
+                one_node("key: {algo: ed25519}"),
+                "invalid cluster inventory: Kubernetes components take RSA or ECDSA keys only (not ed25519)",
+            ),
+            (
+                one_node("key: {algo: ecdsa, size: 521}"),
+                "invalid cluster inventory: Kubernetes takes ECDSA P-256 or P-384 keys only",
+            ),
+            (
+                one_node("key: {algo: dsa}"),
+                "invalid cluster inventory: invalid algorithm",
+            ),
+            (
+                one_node("validity: {ca: 1h, leaf: 61m}"),
+                "invalid cluster inventory: validity.leaf is longer than validity.ca",
+            ),
+            (
+                one_node("validity: {ca: 0, leaf: 1h}"),
+                "invalid cluster inventory: validity.ca must be positive",
+            ),
+            (
+                one_node("validity: {leaf: -1h}"),
+                "invalid cluster inventory: validity.leaf must be positive",
+            ),
+            (
+                one_node("validity: {leaf: soon}"),
+                "invalid cluster inventory: validity.leaf: time: invalid duration \"soon\"",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(refused(&text), want, "{text}");
+        }
+        let e = parse_inventory(b"nodes: [\xff]").unwrap_err();
+        assert_eq!(
+            (e.code(), e.message()),
+            (5200, "invalid cluster inventory: not UTF-8".to_string())
+        );
+    }
+
+    #[test]
+    fn service_ip_edges() {
+        for (cidr, want) in [
+            ("10.96.5.5/12", "10.96.0.1"),
+            ("192.168.7.200/24", "192.168.7.1"),
+            ("10.0.0.5/30", "10.0.0.5"),
+            ("10.0.0.6/30", "10.0.0.5"),
+            ("200.1.2.3/1", "128.0.0.1"),
+            ("fd00::1:2:3/108", "fd00::1:0:1"),
+            ("fd00::7/126", "fd00::5"),
+            ("ffff::/1", "8000::1"),
+        ] {
+            assert_eq!(first_service_ip(cidr).unwrap().to_string(), want, "{cidr}");
+        }
+        for (cidr, want) in [
+            (
+                "10.0.0.0/31",
+                "serviceCIDR \"10.0.0.0/31\": prefix must be 1..30",
+            ),
+            (
+                "10.0.0.0/0",
+                "serviceCIDR \"10.0.0.0/0\": prefix must be 1..30",
+            ),
+            (
+                "fd00::/127",
+                "serviceCIDR \"fd00::/127\": prefix must be 1..126",
+            ),
+            (
+                "fd00::/0",
+                "serviceCIDR \"fd00::/0\": prefix must be 1..126",
+            ),
+            ("10.0.0.0", "serviceCIDR \"10.0.0.0\" is not ADDRESS/PREFIX"),
+            ("10.0.0/8", "serviceCIDR \"10.0.0/8\": bad address"),
+            (
+                "10.0.0.0/x",
+                "serviceCIDR \"10.0.0.0/x\": bad prefix length",
+            ),
+        ] {
+            let e = first_service_ip(cidr).unwrap_err();
+            assert_eq!(e.code(), 5200);
+            assert_eq!(e.message(), format!("invalid cluster inventory: {want}"));
+        }
+    }
+
+    #[test]
+    fn endpoints() {
+        let v6 = parse_inventory(
+            b"nodes: [{name: e, ip: 'fd00::9', roles: [etcd]}, {name: c, ip: 'fd00::2', roles: [control-plane]}]",
+        )
+        .unwrap();
+        // the first control-plane node, not the first node
+        assert_eq!(v6.endpoint(), "https://[fd00::2]:6443");
+        assert_eq!(v6.endpoint_host(), "fd00::2");
+        let v4 = parse_inventory(
+            b"nodes: [{name: e, ip: 10.0.0.9, roles: [etcd]}, {name: c, ip: 10.0.0.2, roles: [control-plane]}]",
+        )
+        .unwrap();
+        assert_eq!(v4.endpoint(), "https://10.0.0.2:6443");
+        let mut lb = v4.clone();
+        lb.apiserver_endpoint = Some("https://[fd00::1]:443/base".into());
+        assert_eq!(lb.endpoint(), "https://[fd00::1]:443/base");
+        assert_eq!(lb.endpoint_host(), "fd00::1");
+        lb.apiserver_endpoint = Some("no scheme".into());
+        assert_eq!(lb.endpoint_host(), "");
+        let mut none = v4.clone();
+        none.nodes.retain(|n| !n.has(Role::ControlPlane));
+        assert_eq!(none.endpoint(), "https://127.0.0.1:6443");
+    }
+
+    #[test]
+    fn kinds_and_signing_profiles() {
+        assert_eq!(
+            [Kind::Ca, Kind::Server, Kind::Client, Kind::Peer].map(Kind::profile),
+            ["ca", "server", "client", "peer"]
+        );
+        let s = signing(Duration::hours(48)).unwrap();
+        assert_eq!(s.default.expiry, Duration::hours(48));
+        for (name, usages) in [
+            (
+                "server",
+                &["signing", "key encipherment", "server auth"][..],
+            ),
+            (
+                "client",
+                &["signing", "key encipherment", "client auth"][..],
+            ),
+            (
+                "peer",
+                &["signing", "key encipherment", "server auth", "client auth"][..],
+            ),
+        ] {
+            let p = s.profile(name).unwrap();
+            assert_eq!(p.expiry, Duration::hours(48), "{name}");
+            assert_eq!(p.usages, usages, "{name}");
+        }
+        assert_eq!(s.profiles.len(), 3);
+    }
+
+    #[test]
+    fn dedup_keeps_first_occurrences_in_order() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(dedup(v(&["b", "a", "b", "c", "a"])), v(&["b", "a", "c"]));
+        assert_eq!(dedup(vec![]), Vec::<String>::new());
+        assert_eq!(
+            normalize(&v(&["B.example", "::0001", "a", "b.example", "::1"])),
+            v(&["::1", "a", "b.example"])
+        );
+    }
+
+    #[test]
+    fn the_whole_plan() {
+        let inv = parse_inventory(
+            b"nodes: [{name: n1, ip: 10.0.0.1, roles: [etcd, control-plane]}, \
+              {name: n2, ip: 10.0.0.2, roles: [control-plane]}, {name: n3, ip: 10.0.0.3, roles: [worker]}]\n\
+              clusterDomain: k8s.internal\nserviceCIDR: 10.32.0.0/16\n\
+              apiserverEndpoint: https://LB.example.com:6443\napiserverSANs: [10.0.0.1, extra.example.com]",
+        )
+        .unwrap();
+        let p = plan(&inv, false).unwrap();
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let etcd_hosts = s(&["n1", "localhost", "10.0.0.1", "127.0.0.1", "::1"]);
+        let want = vec![
+            ("etcd/ca", CaId::Etcd, Kind::Ca, "etcd-ca", s(&[]), s(&[])),
+            (
+                "ca",
+                CaId::Kubernetes,
+                Kind::Ca,
+                "kubernetes",
+                s(&[]),
+                s(&[]),
+            ),
+            (
+                "front-proxy-ca",
+                CaId::FrontProxy,
+                Kind::Ca,
+                "front-proxy-ca",
+                s(&[]),
+                s(&[]),
+            ),
+            (
+                "etcd/server-n1",
+                CaId::Etcd,
+                Kind::Peer,
+                "n1",
+                s(&[]),
+                etcd_hosts.clone(),
+            ),
+            (
+                "etcd/peer-n1",
+                CaId::Etcd,
+                Kind::Peer,
+                "n1",
+                s(&[]),
+                etcd_hosts,
+            ),
+            (
+                "apiserver-etcd-client",
+                CaId::Etcd,
+                Kind::Client,
+                "kube-apiserver-etcd-client",
+                s(&[]),
+                s(&[]),
+            ),
+            (
+                "apiserver",
+                CaId::Kubernetes,
+                Kind::Server,
+                "kube-apiserver",
+                s(&[]),
+                s(&[
+                    "kubernetes",
+                    "kubernetes.default",
+                    "kubernetes.default.svc",
+                    "kubernetes.default.svc.k8s.internal",
+                    "10.32.0.1",
+                    "n1",
+                    "10.0.0.1",
+                    "n2",
+                    "10.0.0.2",
+                    "LB.example.com",
+                    "127.0.0.1",
+                    "extra.example.com",
+                ]),
+            ),
+            (
+                "apiserver-kubelet-client",
+                CaId::Kubernetes,
+                Kind::Client,
+                "kube-apiserver-kubelet-client",
+                s(&["system:masters"]),
+                s(&[]),
+            ),
+            (
+                "admin",
+                CaId::Kubernetes,
+                Kind::Client,
+                "kubernetes-admin",
+                s(&["system:masters"]),
+                s(&[]),
+            ),
+            (
+                "kube-proxy",
+                CaId::Kubernetes,
+                Kind::Client,
+                "system:kube-proxy",
+                s(&[]),
+                s(&[]),
+            ),
+            (
+                "kube-controller-manager",
+                CaId::Kubernetes,
+                Kind::Client,
+                "system:kube-controller-manager",
+                s(&[]),
+                s(&[]),
+            ),
+            (
+                "kube-scheduler",
+                CaId::Kubernetes,
+                Kind::Client,
+                "system:kube-scheduler",
+                s(&[]),
+                s(&[]),
+            ),
+            (
+                "front-proxy-client",
+                CaId::FrontProxy,
+                Kind::Client,
+                "front-proxy-client",
+                s(&[]),
+                s(&[]),
+            ),
+        ];
+        let want: Vec<CertSpec> = want
+            .into_iter()
+            .map(|(id, ca, kind, cn, orgs, hosts)| CertSpec {
+                id: id.into(),
+                ca,
+                kind,
+                cn: cn.into(),
+                orgs,
+                hosts,
+            })
+            .collect();
+        assert_eq!(p.certs, want);
+        let k = |file: &str, user: &str, cert: Option<&str>| KubeconfigSpec {
+            file: file.into(),
+            user: user.into(),
+            cert: cert.map(str::to_string),
+        };
+        assert_eq!(
+            p.kubeconfigs,
+            [
+                k("admin.kubeconfig", "admin", Some("admin")),
+                k("kube-proxy.kubeconfig", "kube-proxy", Some("kube-proxy")),
+                k(
+                    "kube-controller-manager.kubeconfig",
+                    "kube-controller-manager",
+                    Some("kube-controller-manager")
+                ),
+                k(
+                    "kube-scheduler.kubeconfig",
+                    "kube-scheduler",
+                    Some("kube-scheduler")
+                ),
+                k("bootstrap.kubeconfig", "kubelet-bootstrap", None),
+            ]
+        );
+        let admins = plan(&inv, true).unwrap();
+        for id in ["admin", "apiserver-kubelet-client"] {
+            let c = admins.certs.iter().find(|c| c.id == id).unwrap();
+            assert_eq!(c.orgs, ["kubeadm:cluster-admins"], "{id}");
+        }
+    }
+
+    #[test]
+    fn csr_requests_of_the_plan() {
+        let inv = parse_inventory(
+            one_node("validity: {ca: 100h, leaf: 10h}\napiserverSANs: [lb.example.com]").as_bytes(),
+        )
+        .unwrap();
+        let p = plan(&inv, false).unwrap();
+        let get = |id: &str| p.certs.iter().find(|c| c.id == id).unwrap();
+        let key = |algo: &str, size| {
+            Some(KeyRequest {
+                algo: algo.into(),
+                size,
+            })
+        };
+        assert_eq!(
+            get("ca").request(&inv).unwrap(),
+            CertificateRequest {
+                cn: "kubernetes".into(),
+                key: key("ecdsa", 256),
+                ca: Some(CaConfig {
+                    expiry: "100h0m0s".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+        );
+        assert_eq!(
+            get("admin").request(&inv).unwrap(),
+            CertificateRequest {
+                cn: "kubernetes-admin".into(),
+                names: vec![Name {
+                    o: "system:masters".into(),
+                    ..Default::default()
+                }],
+                key: key("ecdsa", 256),
+                ..Default::default()
+            }
+        );
+        let etcd = get("etcd/server-a");
+        assert_eq!(
+            etcd.request(&inv).unwrap(),
+            CertificateRequest {
+                cn: "a".into(),
+                hosts: Some(etcd.hosts.clone()),
+                key: key("ecdsa", 256),
+                ..Default::default()
+            }
+        );
+        let mut other = inv.clone();
+        for (algo, size, want) in [
+            ("ecdsa", 384, key("ecdsa", 384)),
+            ("rsa", 3072, key("rsa", 3072)),
+            ("rsa", 0, key("rsa", 2048)),
+            ("ecdsa", 0, key("ecdsa", 256)),
+        ] {
+            other.key = Some(KeySpec {
+                algo: algo.into(),
+                size,
+            });
+            assert_eq!(
+                get("ca").request(&other).unwrap().key,
+                want,
+                "{algo} {size}"
+            );
+        }
+        other.key = Some(KeySpec {
+            algo: "rsa".into(),
+            size: 1024,
+        });
+        assert_eq!(
+            get("ca").request(&other).unwrap_err().message(),
+            "invalid cluster inventory: RSA key is too weak"
+        );
+    }
+
+    #[test]
+    fn human_durations() {
+        for (secs, want) in [
+            (0, "0m"),
+            (59, "0m"),
+            (60, "1m"),
+            (3599, "59m"),
+            (3600, "1h"),
+            (86_402, "24h"),
+            (2 * 86_400 - 1, "47h"),
+            (2 * 86_400, "2d"),
+            (29 * 86_400 + 7200, "29d"),
+            (-7200, "-2h"),
+            (-60, "-1m"),
+            (-3 * 86_400, "-3d"),
+        ] {
+            assert_eq!(human(Duration::seconds(secs)), want, "{secs}");
+        }
+    }
+
+    /// A kubernetes CA from the plan of [`INV`], and one leaf of it issued under `profile`.
+    struct Issuance {
+        inv: Inventory,
+        plan: Plan,
+        ca: crate::signer::Ca,
+        spec: CertSpec,
+        key: PrivateKey,
+        pem: String,
+        issued: Issued,
+    }
+
+    fn issue_leaf(id: &str, profile: &str) -> Issuance {
+        let inv = parse_inventory(INV.as_bytes()).unwrap();
+        let plan = plan(&inv, false).unwrap();
+        let ss = crate::issue::init_ca(&plan.certs[1].request(&inv).unwrap(), None).unwrap();
+        let ca = crate::signer::Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap();
+        let spec = plan.certs.iter().find(|c| c.id == id).unwrap().clone();
+        let signing = signing(Duration::hours(8760)).unwrap();
+        let nc = crate::issue::new_cert(&ca, &signing, &spec.request(&inv).unwrap(), profile, "")
+            .unwrap();
+        Issuance {
+            key: PrivateKey::from_pem(nc.key_pem.as_bytes(), None).unwrap(),
+            pem: nc.issued.cert_pem.clone(),
+            issued: nc.issued,
+            inv,
+            plan,
+            ca,
+            spec,
+        }
+    }
+
+    #[test]
+    fn facts_of_issued_certificates() {
+        let t = issue_leaf("apiserver", "server");
+        let (der, f) = cert_facts(t.pem.as_bytes()).unwrap();
+        assert_eq!(der, t.issued.cert_der);
+        assert_eq!((f.cn.as_str(), f.cn_count), ("kube-apiserver", 1));
+        assert!(f.orgs.is_empty());
+        assert_eq!(normalize(&f.hosts), normalize(&t.spec.hosts));
+        assert!(f.hosts.contains(&"10.96.0.1".to_string()));
+        assert!(f.hosts.contains(&"kubernetes.default.svc".to_string()));
+        assert_eq!(
+            (f.is_ca, f.server_auth, f.client_auth),
+            (false, true, false)
+        );
+        assert_eq!(
+            (f.not_before, f.not_after),
+            (t.issued.not_before, t.issued.not_after)
+        );
+        assert_eq!(f.public_key_bits, t.key.public_key_bits());
+        assert_eq!(f.serial, t.issued.serial);
+        assert_eq!(
+            f.ski,
+            Some(hex::encode(crate::keys::key_id(t.key.public_key_bits())))
+        );
+        let f2 = facts_of_der(&der).unwrap();
+        assert_eq!((f2.cn, f2.hosts), (f.cn, f.hosts));
+
+        let admin = issue_leaf("admin", "client");
+        let (_, f) = cert_facts(admin.pem.as_bytes()).unwrap();
+        assert_eq!(f.orgs, ["system:masters"]);
+        assert!(f.hosts.is_empty());
+        assert_eq!(
+            (f.is_ca, f.server_auth, f.client_auth),
+            (false, false, true)
+        );
+        let peer = issue_leaf("etcd/peer-node2", "peer");
+        let (_, f) = cert_facts(peer.pem.as_bytes()).unwrap();
+        assert_eq!((f.server_auth, f.client_auth), (true, true));
+        assert_eq!(
+            normalize(&f.hosts),
+            ["127.0.0.1", "127.0.0.2", "::1", "localhost", "node2"]
+        );
+
+        let (_, f) = cert_facts(t.ca.cert_pem().as_bytes()).unwrap();
+        assert_eq!(
+            (f.is_ca, f.server_auth, f.client_auth),
+            (true, false, false)
+        );
+        assert_eq!(f.ski, Some(t.ca.aki_hex()));
+        assert_eq!(f.cn, "kubernetes");
+
+        let e = cert_facts(b"junk").unwrap_err();
+        assert_eq!(e.code(), 1002);
+        let e = facts_of_der(b"\x30\x03\x02\x01\x01").unwrap_err();
+        assert_eq!(e.code(), 1003);
+        assert!(
+            e.message().starts_with("Failed to parse certificate: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn signatures_need_the_issuer_name_and_key() {
+        let t = issue_leaf("apiserver", "server");
+        let leaf = &t.issued.cert_der;
+        assert!(signed_by(leaf, &t.ca.cert_der));
+        assert!(signed_by(&t.ca.cert_der, &t.ca.cert_der));
+        assert!(!signed_by(&t.ca.cert_der, leaf));
+        assert!(!signed_by(b"junk", &t.ca.cert_der));
+        assert!(!signed_by(leaf, b"junk"));
+        // The same key under another name: the signature verifies, the issuer name does not match.
+        let mut req = t.plan.certs[1].request(&t.inv).unwrap();
+        req.cn = "not-kubernetes".into();
+        let same_key = PrivateKey::from_pkcs8(t.ca.key().pkcs8_der().to_vec()).unwrap();
+        let renamed = crate::issue::init_ca(&req, Some(same_key)).unwrap();
+        assert!(!signed_by(leaf, &renamed.cert_der));
+        // The same name under another key: the name matches, the signature does not verify.
+        let other = crate::issue::init_ca(&t.plan.certs[1].request(&t.inv).unwrap(), None).unwrap();
+        assert!(!signed_by(leaf, &other.cert_der));
+    }
+
+    #[test]
+    fn every_leaf_decision() {
+        let t = issue_leaf("apiserver", "server");
+        let (leaf, pem, key, ca) = (&t.spec, t.pem.as_bytes(), Some(&t.key), &t.ca.cert_der);
+        let (nb, na) = (t.issued.not_before, t.issued.not_after);
+        let at = |spec: &CertSpec, now, w| check_leaf(spec, pem, key, ca, now, w);
+        let issue = |s: &str| Decision::Issue(s.into());
+        assert_eq!(at(leaf, nb, None), Decision::Keep);
+        assert_eq!(
+            check_leaf(leaf, pem, None, ca, nb, None),
+            issue("key unreadable")
+        );
+        assert_eq!(
+            check_leaf(leaf, b"junk", None, ca, nb, None),
+            issue("certificate unreadable")
+        );
+        // ten minutes of clock skew are tolerated, not more
+        let ten = Duration::minutes(10);
+        assert_eq!(at(leaf, nb - ten, None), Decision::Keep);
+        assert_eq!(at(leaf, nb - Duration::minutes(5), None), Decision::Keep);
+        assert_eq!(
+            at(leaf, nb - ten - Duration::seconds(1), None),
+            issue("not valid yet")
+        );
+        assert_eq!(
+            at(leaf, nb - Duration::hours(1), None),
+            issue("not valid yet")
+        );
+        // expiry and the renewal window, at their edges
+        assert_eq!(at(leaf, na - Duration::seconds(1), None), Decision::Keep);
+        assert_eq!(at(leaf, na, None), issue("expired"));
+        let month = na - Duration::days(29);
+        assert_eq!(
+            at(leaf, month, Some(Duration::days(29))),
+            issue("expires in 29d (within -renew-within)")
+        );
+        assert_eq!(
+            at(leaf, na - Duration::hours(5), Some(Duration::days(29))),
+            issue("expires in 5h (within -renew-within)")
+        );
+        assert_eq!(
+            at(leaf, month, Some(Duration::days(29) - Duration::seconds(1))),
+            Decision::Keep
+        );
+        // the subject: CN and O, O in any order
+        let mut cn = leaf.clone();
+        cn.cn = "kube-apiserver2".into();
+        assert_eq!(at(&cn, nb, None), issue("subject changed"));
+        let mut o = leaf.clone();
+        o.orgs = vec!["system:masters".into()];
+        assert_eq!(at(&o, nb, None), issue("subject changed"));
+        // SANs compare without order, case or duplicates (IP spelling: the peer below)
+        let mut sans = leaf.clone();
+        sans.hosts.reverse();
+        sans.hosts = sans.hosts.iter().map(|h| h.to_ascii_uppercase()).collect();
+        sans.hosts.push("KUBERNETES".into());
+        assert_eq!(at(&sans, nb, None), Decision::Keep);
+        let mut fewer = leaf.clone();
+        fewer.hosts.pop();
+        assert_eq!(at(&fewer, nb, None), issue("SANs changed"));
+        // usages: a server certificate is not a peer, client or CA certificate
+        for kind in [Kind::Peer, Kind::Client, Kind::Ca] {
+            let mut k = leaf.clone();
+            k.kind = kind;
+            assert_eq!(at(&k, nb, None), issue("usages changed"), "{kind:?}");
+        }
+        // an IPv6 SAN in another spelling is the same SAN
+        let peer = issue_leaf("etcd/peer-node2", "peer");
+        let mut spelled = peer.spec.clone();
+        assert_eq!(spelled.hosts.pop().as_deref(), Some("::1"));
+        spelled.hosts.push("0:0:0:0:0:0:0:1".into());
+        let peer_at = |spec: &CertSpec| {
+            check_leaf(
+                spec,
+                peer.pem.as_bytes(),
+                Some(&peer.key),
+                &peer.ca.cert_der,
+                peer.issued.not_before,
+                None,
+            )
+        };
+        assert_eq!(peer_at(&spelled), Decision::Keep);
+        spelled.hosts.pop();
+        spelled.hosts.push("::2".into());
+        assert_eq!(peer_at(&spelled), issue("SANs changed"));
+        // a client certificate is kept as planned, and is not a server certificate
+        let admin = issue_leaf("admin", "client");
+        let mut spec = admin.spec.clone();
+        let admin_as = |spec: &CertSpec| {
+            check_leaf(
+                spec,
+                admin.pem.as_bytes(),
+                Some(&admin.key),
+                &admin.ca.cert_der,
+                admin.issued.not_before,
+                None,
+            )
+        };
+        assert_eq!(admin_as(&spec), Decision::Keep);
+        spec.kind = Kind::Server;
+        assert_eq!(admin_as(&spec), issue("usages changed"));
+        // a CA certificate where a leaf is planned: its CA:TRUE alone is the difference
+        let ca_spec = &t.plan.certs[1];
+        assert_eq!(ca_spec.kind, Kind::Ca);
+        assert_eq!(
+            check_leaf(
+                ca_spec,
+                t.ca.cert_pem().as_bytes(),
+                Some(t.ca.key()),
+                ca,
+                t.ca.not_before,
+                None
+            ),
+            issue("usages changed")
+        );
+    }
+
+    #[test]
+    fn every_ca_decision() {
+        let t = issue_leaf("apiserver", "server");
+        let pem = t.ca.cert_pem();
+        let (nb, na) = (t.ca.not_before, t.ca.not_after);
+        let check = |pem: &[u8], key: &PrivateKey, now, w| check_ca("ca", pem, key, now, w);
+        let refused = |r: Result<Option<String>>, why: &str| {
+            let e = r.unwrap_err();
+            assert_eq!(e.code(), 5300);
+            assert_eq!(
+                e.message(),
+                format!(
+                    "pki/ca.pem: {why}; kpki never replaces a CA by itself: fix or remove pki/ca.pem and pki/ca-key.pem (and re-issue what it signed)"
+                )
+            );
+        };
+        assert_eq!(check(pem.as_bytes(), t.ca.key(), nb, None).unwrap(), None);
+        assert_eq!(
+            check(pem.as_bytes(), t.ca.key(), nb, Some(Duration::days(30))).unwrap(),
+            None
+        );
+        let month = na - Duration::days(29);
+        assert_eq!(
+            check(pem.as_bytes(), t.ca.key(), month, Some(Duration::days(29))).unwrap(),
+            Some("CA expires in 29d: not renewed (rotate CAs deliberately)".into())
+        );
+        assert_eq!(
+            check(
+                pem.as_bytes(),
+                t.ca.key(),
+                month,
+                Some(Duration::days(29) - Duration::seconds(1))
+            )
+            .unwrap(),
+            None
+        );
+        assert_eq!(
+            check(pem.as_bytes(), t.ca.key(), na - Duration::seconds(1), None).unwrap(),
+            None
+        );
+        refused(
+            check(pem.as_bytes(), t.ca.key(), na, None),
+            &format!("expired on {}", crate::certinfo::rfc3339(na)),
+        );
+        refused(
+            check(pem.as_bytes(), &t.key, nb, None),
+            "the key file does not match the certificate",
+        );
+        refused(
+            check(t.pem.as_bytes(), &t.key, t.issued.not_before, None),
+            "not a CA certificate",
+        );
+        refused(
+            check(b"junk", t.ca.key(), nb, None),
+            "Failed to decode certificate: no PEM block found",
+        );
+        let e = check_ca("etcd/ca", b"junk", t.ca.key(), nb, None).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("pki/etcd/ca.pem: Failed to decode certificate")
+                && e.message()
+                    .contains("pki/etcd/ca.pem and pki/etcd/ca-key.pem"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn ca_records() {
+        let t = issue_leaf("apiserver", "server");
+        let pem = t.ca.cert_pem();
+        let r = issued_from_ca(&pem, "kubernetes").unwrap();
+        let (_, f) = cert_facts(pem.as_bytes()).unwrap();
+        assert_eq!(r.cert_der, t.ca.cert_der);
+        assert_eq!(r.cert_pem, pem);
+        assert_eq!(r.serial, f.serial);
+        assert_eq!(r.aki, t.ca.aki_hex());
+        assert_eq!(
+            (r.not_before, r.not_after),
+            (t.ca.not_before, t.ca.not_after)
+        );
+        assert_eq!(r.common_name, "kubernetes");
+        assert!(r.dns_sans.is_empty());
+        assert_eq!((r.profile.as_str(), r.label.as_str()), ("ca", "kubernetes"));
+        assert!(r.warnings.is_empty());
+        // Only DNS names are recorded as SANs (what cfssl stores), not the addresses.
+        let r = issued_from_ca(&t.pem, "x").unwrap();
+        let mut dns = r.dns_sans.clone();
+        dns.sort();
+        assert_eq!(
+            dns,
+            [
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+                "node1"
+            ]
+        );
+        assert_eq!(
+            r.aki,
+            hex::encode(crate::keys::key_id(t.key.public_key_bits()))
+        );
+        let e = issued_from_ca("junk", "x").unwrap_err();
+        assert_eq!(e.code(), 1002);
     }
 }

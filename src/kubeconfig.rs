@@ -94,15 +94,20 @@ pub fn check_server(server: &str) -> Result<()> {
 }
 
 /// The host (IPv6 without its brackets) and the port text, if any, of an `http(s)://` URL:
-/// `https://[::1]:6443/x` gives `("::1", Some("6443"))`. `None` without the scheme or with a
-/// malformed bracket.
+/// `https://[::1]:6443/x` gives `("::1", Some("6443"))`. `None` without the scheme, with user
+/// info (`https://user@lb:6443`: the host is `lb`, and a server URL has no use for credentials),
+/// or with brackets around anything but an IPv6 address (no zone: `[fe80::1%eth0]`).
 pub fn server_host_port(server: &str) -> Option<(&str, Option<&str>)> {
     let rest = server
         .strip_prefix("https://")
         .or_else(|| server.strip_prefix("http://"))?;
     let authority = rest.split('/').next().unwrap_or("");
+    if authority.contains('@') {
+        return None;
+    }
     match authority.strip_prefix('[') {
         Some(r) => match r.split_once(']')? {
+            (h, _) if h.parse::<std::net::Ipv6Addr>().is_err() => None,
             (h, "") => Some((h, None)),
             (h, p) => Some((h, Some(p.strip_prefix(':')?))),
         },
@@ -524,6 +529,11 @@ mod tests {
             "https://[::1]6443",
             "https://k8s:6443?x=1",
             "https://k8s:6443/api#frag",
+            "https://user@lb:6443",
+            "https://user:pw@lb",
+            "https://[fe80::1%eth0]:6443",
+            "https://[zz]:6443",
+            "https://[10.0.0.1]:6443",
         ] {
             let e = check_server(bad).unwrap_err();
             assert_eq!(e.code(), 400);
@@ -541,6 +551,12 @@ mod tests {
             Some(("lb.example.com", None))
         );
         assert_eq!(server_host_port("lb.example.com:6443"), None);
+        assert_eq!(server_host_port("https://user@lb:6443"), None);
+        assert_eq!(server_host_port("https://[fe80::1%25eth0]"), None);
+        assert_eq!(
+            server_host_port("https://lb:6443/a@b"),
+            Some(("lb", Some("6443")))
+        );
         for good in [
             "https://x",
             "http://10.0.0.1:8080",
