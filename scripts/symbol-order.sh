@@ -43,65 +43,70 @@ trace "$KPKI" selfsign leaf.example csr.json
 trace "$KPKI" certinfo leaf.pem
 trace "$KPKI" version
 out="$root/scripts/symbol-order.txt"
-for i in $(seq "$n"); do grep -E '^c?fn=' "cg.$i" | sed -E 's/^c?fn=//'; done |
-  sed -E "s/'[0-9]+$//" | grep -v -E '^(0x[0-9a-f]+|\?\?\?|\(.*)$' | awk '!seen[$0]++' > traced
+for i in $(seq "$n"); do
+  grep -E '^c?fn=' "cg.$i" | sed -E 's/^c?fn=//' | sed -E "s/'[0-9]+$//" |
+    grep -v -E '^(0x[0-9a-f]+|\?\?\?|\(.*)$' | awk '!seen[$0]++' > "traced.$i"
+done
 # valgrind's virtual CPU lacks AVX-512, ADX, SHA-NI and reports its own vendor, so natively glibc's
 # ifunc dispatch and AWS-LC's run other variants of the same functions (__memmove_avx512_*,
 # *_evex, __ecp_nistz256_mul_montx, sha256_block_data_order_hw, handle_amd …). Each traced
 # function brings its siblings from the binary's symbol table, for whichever CPU runs it.
 nm --defined-only "$KPKI" | awk '$2 ~ /^[tTwW]$/ {print $3}' | sort -u > binary-functions
-python3 - traced binary-functions > executed <<'PY'
+python3 - binary-functions $(for i in $(seq "$n"); do echo "traced.$i"; done) > executed <<'PY'
 import re, sys
-traced = [l.strip() for l in open(sys.argv[1]) if l.strip()]
-have = set(l.strip() for l in open(sys.argv[2]))
+have = set(l.strip() for l in open(sys.argv[1]))
+commands = [[l.strip() for l in open(f) if l.strip()] for f in sys.argv[2:]]
 variant = re.compile(r'(x|_hw|_nohw|_avx|_avx2|_avx512|_shaext|_ssse3|_sse2|_sse41|_ifma)$')
+family = re.compile(r'(__(?:mem|str|stp|wcs|wmem|rawmem)[a-z]*_)')
 stems = {}
 for f in sorted(have):
     # glibc string/memory families: __memmove_avx_unaligned_erms -> __memmove_
-    m = re.match(r'(__(?:mem|str|stp|wcs|wmem|rawmem)[a-z]*_)', f)
+    m = family.match(f)
     if m:
         stems.setdefault(m.group(1), []).append(f)
 out, seen = [], set()
 def add(f):
-    if f not in seen:
-        seen.add(f); out.append(f)
-# What valgrind saw first, together; the siblings after it (most of them never run on a given
-# CPU, and interleaved they would spread the hot code over more pages).
-for f in traced:
-    add(f)
-for f in traced:
-    m = re.match(r'(__(?:mem|str|stp|wcs|wmem|rawmem)[a-z]*_)', f) or \
-        re.match(r'^(?:__)?((?:mem|str|stp|wcs|wmem|rawmem)[a-z]*)$', f)
+    if f in have or f in traced_anywhere:
+        if f not in seen:
+            seen.add(f); out.append(f)
+traced_anywhere = set(f for c in commands for f in c)
+def siblings(f):
+    m = family.match(f) or re.match(r'^(?:__)?((?:mem|str|stp|wcs|wmem|rawmem)[a-z]*)$', f)
     stem = m.group(1) if m and m.group(1).startswith('__') else '__%s_' % m.group(1) if m else None
-    for g in stems.get(stem, []):
-        add(g)
+    yield from stems.get(stem, [])
     base = variant.sub('', f)
     # AWS-LC's exported names carry a version prefix its assembly variants do not:
     # aws_lc_0_47_0_ecp_nistz256_ord_mul_mont -> ecp_nistz256_ord_mul_montx
     for b in {base, re.sub(r'^aws_lc_[0-9]+_[0-9]+_[0-9]+_', '', base)}:
         for suffix in ['', 'x', '_hw', '_nohw', '_avx', '_avx2', '_avx512', '_shaext', '_ssse3', '_ifma']:
-            if b + suffix in have:
-                add(b + suffix)
+            yield b + suffix
     if f.startswith('__ecp_nistz256_') and f.endswith('q'):
-        if f[:-1] + 'x' in have:
-            add(f[:-1] + 'x')
-# Natively, but not under valgrind: glibc's cache probing for the real CPU vendor, the vDSO
-# symbol lookup of a static start-up, crt's start and teardown, and every IRELATIVE resolver
-# (a static executable runs them all before main).
+        yield f[:-1] + 'x'
+# First what every process runs natively but not under valgrind: glibc's cache probing for the
+# real CPU vendor, the vDSO symbol lookup of a static start-up, crt's start, every IRELATIVE
+# resolver (a static executable runs them all before main), and each CPU variant of the string
+# functions glibc itself calls.
 for f in ['handle_amd', 'handle_intel', 'handle_zhaoxin', 'intel_check_word', 'get_common_cache_info',
           '_dl_lookup_symbol_x', 'do_lookup_x', 'check_match', '_dl_new_object', '_dl_setup_hash',
           '_start', 'frame_dummy', '__do_global_dtors_aux', 'register_tm_clones', 'deregister_tm_clones']:
-    if f in have:
-        add(f)
+    add(f)
 for f in sorted(have):
     if f.endswith('_ifunc'):
         add(f)
-# glibc's own start-up and stdio call these natively whatever valgrind saw: every CPU variant.
 for name in ['memcpy', 'memmove', 'mempcpy', 'memset', 'memcmp', 'memchr', 'rawmemchr', 'strlen',
              'strnlen', 'strchr', 'strrchr', 'strcmp', 'strncmp', 'stpcpy', 'strcpy', 'strcasecmp',
              'strstr', 'wcslen', 'wcsnlen']:
     for g in stems.get('__%s_' % name, []):
         add(g)
+# Then command by command (gencert, json, …): what valgrind saw it run that no earlier command
+# ran, then those functions' siblings, so one command's code is one contiguous stretch.
+for traced in commands:
+    new = [f for f in traced if f not in seen]
+    for f in new:
+        add(f)
+    for f in new:
+        for g in siblings(f):
+            add(g)
 print('\n'.join(out))
 PY
 if [ "${1:-}" = --check ]; then
