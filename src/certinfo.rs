@@ -120,7 +120,9 @@ pub struct Certificate {
     pub pem: String,
 }
 
-/// Go's name for a signature algorithm OID (as `x509.SignatureAlgorithm.String()`).
+/// cfssl's name for a signature algorithm OID (`helpers.SignatureString`, e.g. `ECDSAWithSHA256`;
+/// not Go's `x509.SignatureAlgorithm.String()`, which says `ECDSA-SHA256`). RSASSA-PSS is named
+/// `SHA256WithRSAPSS` whatever its hash (cfssl 1.2 prints "Unknown Signature" for it).
 pub fn sigalg_name(o: &str) -> &'static str {
     match o {
         "1.2.840.113549.1.1.2" => "MD2WithRSA",
@@ -702,6 +704,150 @@ mod tests {
         assert!(
             out.contains(r#""common_name": "a\u0026b\u003cc\u003e""#),
             "{out}"
+        );
+    }
+
+    /// `leaf.pem` from openssl (P-256 leaf signed ECDSA-SHA384 by a P-256 CA): repeated C and OU,
+    /// two CNs, street, postalCode, serialNumber, an O needing Go's HTML escaping, and SANs of all
+    /// four types (certinfo lists only DNS names, then IPs).
+    const OPENSSL_LEAF_PEM: &str = "-----BEGIN CERTIFICATE-----\n\
+MIICizCCAjKgAwIBAgIIESIQ9H3pgRUwCgYIKoZIzj0EAwMwNjELMAkGA1UEBhMC\n\
+VVMxEjAQBgNVBAoMCWtwa2ktdGVzdDETMBEGA1UEAwwKZml4dHVyZSBDQTAeFw0y\n\
+NjExMjIyMDQyMDVaFw0yNjExMjMyMDQyMDVaMIG0MQswCQYDVQQGEwJVUzELMAkG\n\
+A1UEBhMCQ0ExCzAJBgNVBAgMAldBMRAwDgYDVQQHDAdTZWF0dGxlMRIwEAYDVQQJ\n\
+DAkxIE1haW4gU3QxDjAMBgNVBBEMBTk4MTAxMRAwDgYDVQQKDAdBJkIgPHg+MQsw\n\
+CQYDVQQLDAJ1MTELMAkGA1UECwwCdTIxDjAMBgNVBAMMBWZpcnN0MQ0wCwYDVQQD\n\
+DARsZWFmMQowCAYDVQQFEwE3MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE6syo\n\
+QU/f/dWmUhp9AiL+G/+9KwL/yyg3WAINwAzediiQ5sSveS6oZ+yaapXxm9eDHK7T\n\
+BXIskT/2oAeoE/xjVKOBqjCBpzBXBgNVHREEUDBOgglhLmV4YW1wbGWHBAoAAAGB\n\
+D29wc0BleGFtcGxlLmNvbYYNc3BpZmZlOi8vdGQvd4IJYi5leGFtcGxlhxAgAQ24\n\
+AAAAAAAAAAAAAAABMB0GA1UdDgQWBBTQNpcb6EzSfZ/B7glAJ+gqJSfWEzAfBgNV\n\
+HSMEGDAWgBThebnH6cX6wPwUWXtqcTdjcJnSgTAMBgNVHRMBAf8EAjAAMAoGCCqG\n\
+SM49BAMDA0cAMEQCIAYPVGbh4Gd3wdT5xghpLOXY8jPHT21IkEwoKZNaLz7UAiBB\n\
+UuZHKxNh0pP1pfvM7q2iIjuaZ06zbdYIT7PcsF103A==\n\
+-----END CERTIFICATE-----\n\
+";
+
+    /// `cfssl certinfo -cert leaf.pem` (cfssl 1.2.0) verbatim, except that cfssl 1.2 prints the key
+    /// id byte 0x09 as "9"; kpki zero-pads every byte ("09") as later cfssl releases do.
+    const CFSSL_LEAF_JSON: &str = r#"{
+  "subject": {
+    "common_name": "leaf",
+    "serial_number": "7",
+    "country": "US,CA",
+    "organization": "A\u0026B \u003cx\u003e",
+    "organizational_unit": "u1,u2",
+    "locality": "Seattle",
+    "province": "WA",
+    "street_address": "1 Main St",
+    "postal_code": "98101",
+    "names": [
+      "US",
+      "CA",
+      "WA",
+      "Seattle",
+      "1 Main St",
+      "98101",
+      "A\u0026B \u003cx\u003e",
+      "u1",
+      "u2",
+      "first",
+      "leaf",
+      "7"
+    ]
+  },
+  "issuer": {
+    "common_name": "fixture CA",
+    "country": "US",
+    "organization": "kpki-test",
+    "names": [
+      "US",
+      "kpki-test",
+      "fixture CA"
+    ]
+  },
+  "serial_number": "1234567890123456789",
+  "sans": [
+    "a.example",
+    "b.example",
+    "10.0.0.1",
+    "2001:db8::1"
+  ],
+  "not_before": "2026-11-22T20:42:05Z",
+  "not_after": "2026-11-23T20:42:05Z",
+  "sigalg": "ECDSAWithSHA384",
+  "authority_key_id": "E1:79:B9:C7:E9:C5:FA:C0:FC:14:59:7B:6A:71:37:63:70:99:D2:81",
+  "subject_key_id": "D0:36:97:1B:E8:4C:D2:7D:9F:C1:EE:09:40:27:E8:2A:25:27:D6:13",
+  "pem": "-----BEGIN CERTIFICATE-----\nMIICizCCAjKgAwIBAgIIESIQ9H3pgRUwCgYIKoZIzj0EAwMwNjELMAkGA1UEBhMC\nVVMxEjAQBgNVBAoMCWtwa2ktdGVzdDETMBEGA1UEAwwKZml4dHVyZSBDQTAeFw0y\nNjExMjIyMDQyMDVaFw0yNjExMjMyMDQyMDVaMIG0MQswCQYDVQQGEwJVUzELMAkG\nA1UEBhMCQ0ExCzAJBgNVBAgMAldBMRAwDgYDVQQHDAdTZWF0dGxlMRIwEAYDVQQJ\nDAkxIE1haW4gU3QxDjAMBgNVBBEMBTk4MTAxMRAwDgYDVQQKDAdBJkIgPHg+MQsw\nCQYDVQQLDAJ1MTELMAkGA1UECwwCdTIxDjAMBgNVBAMMBWZpcnN0MQ0wCwYDVQQD\nDARsZWFmMQowCAYDVQQFEwE3MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE6syo\nQU/f/dWmUhp9AiL+G/+9KwL/yyg3WAINwAzediiQ5sSveS6oZ+yaapXxm9eDHK7T\nBXIskT/2oAeoE/xjVKOBqjCBpzBXBgNVHREEUDBOgglhLmV4YW1wbGWHBAoAAAGB\nD29wc0BleGFtcGxlLmNvbYYNc3BpZmZlOi8vdGQvd4IJYi5leGFtcGxlhxAgAQ24\nAAAAAAAAAAAAAAABMB0GA1UdDgQWBBTQNpcb6EzSfZ/B7glAJ+gqJSfWEzAfBgNV\nHSMEGDAWgBThebnH6cX6wPwUWXtqcTdjcJnSgTAMBgNVHRMBAf8EAjAAMAoGCCqG\nSM49BAMDA0cAMEQCIAYPVGbh4Gd3wdT5xghpLOXY8jPHT21IkEwoKZNaLz7UAiBB\nUuZHKxNh0pP1pfvM7q2iIjuaZ06zbdYIT7PcsF103A==\n-----END CERTIFICATE-----\n"
+}
+"#;
+
+    #[test]
+    fn certinfo_json_matches_cfssl_for_an_openssl_certificate() {
+        let infos = detect(OPENSSL_LEAF_PEM.as_bytes()).unwrap();
+        assert_eq!(to_json(&infos), CFSSL_LEAF_JSON);
+        // The same certificate as bare DER, or labelled TRUSTED CERTIFICATE, prints the same.
+        let der = ::pem::parse(OPENSSL_LEAF_PEM).unwrap().into_contents();
+        assert_eq!(to_json(&detect(&der).unwrap()), CFSSL_LEAF_JSON);
+        let trusted = pem_encode("TRUSTED CERTIFICATE", &der);
+        assert_eq!(
+            to_json(&detect(trusted.as_bytes()).unwrap()),
+            CFSSL_LEAF_JSON
+        );
+        // Text before the PEM block is skipped, as cfssl does.
+        let noisy = format!("Certificate:\n  leaf\n{OPENSSL_LEAF_PEM}");
+        assert_eq!(to_json(&detect(noisy.as_bytes()).unwrap()), CFSSL_LEAF_JSON);
+    }
+
+    #[test]
+    fn detect_errors_name_the_problem() {
+        let msg = |input: &[u8]| {
+            let e = detect(input).unwrap_err();
+            (e.code(), e.message())
+        };
+        assert_eq!(
+            msg(b"not a cert"),
+            (
+                1003,
+                "input is not a certificate, CSR or CRL (PEM or DER)".into()
+            )
+        );
+        assert_eq!(
+            msg(b"-----BEGIN FOO-----\nAAAA\n-----END FOO-----\n"),
+            (
+                1003,
+                r#"unsupported PEM block "FOO" (expected a certificate, CSR or CRL)"#.into()
+            )
+        );
+        let (code, m) = msg(pem_encode("CERTIFICATE", &[0x30, 0x00]).as_bytes());
+        assert_eq!(code, 1003);
+        assert!(m.starts_with("Failed to parse certificate: "), "{m}");
+        let (code, m) = msg(pem_encode("X509 CRL", &[0x30, 0x00]).as_bytes());
+        assert_eq!(code, 1003);
+        assert!(m.starts_with("Failed to parse CRL: "), "{m}");
+        assert_eq!(
+            msg(b"-----BEGIN CERTIFICATE-----\nAAAA\n"),
+            (
+                1002,
+                "Failed to decode certificate: no PEM block found".into()
+            )
+        );
+    }
+
+    #[test]
+    fn rfc3339_is_utc_with_four_digit_years_like_go() {
+        use ::time::macros::datetime;
+        assert_eq!(
+            rfc3339(datetime!(2026-11-22 03:16:09 +02:00)),
+            "2026-11-22T01:16:09Z"
+        );
+        assert_eq!(
+            rfc3339(datetime!(2025-12-31 23:30:00 -01:00)),
+            "2026-01-01T00:30:00Z"
+        );
+        assert_eq!(
+            rfc3339(datetime!(0999-01-02 03:04:05.999 UTC)),
+            "0999-01-02T03:04:05Z"
         );
     }
 }

@@ -443,14 +443,42 @@ pub fn name_attrs(n: &x509_parser::x509::X509Name<'_>) -> Result<Vec<NameAttr>> 
                 .iter()
                 .map(|i| i.collect())
                 .ok_or_else(|| Error::Csr(9003, "attribute OID too large".into()))?;
-            let value = atv
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|_| String::from_utf8_lossy(atv.attr_value().data).into());
+            let value = attr_text(atv.attr_value(), atv.as_str().ok());
             out.push(NameAttr { oid, value });
         }
     }
     Ok(out)
+}
+
+/// An attribute value as text. x509-parser decodes Printable, UTF8, IA5 and Numeric strings
+/// (`parsed`); a BMPString is UTF-16BE (a trailing NUL dropped) and a UniversalString UTF-32BE,
+/// as Go reads them (Go has BMPString; cfssl certinfo prints `Ωmega`, not its raw bytes), with
+/// U+FFFD for what does not decode; anything else is its bytes read as UTF-8, lossily.
+fn attr_text(value: &x509_parser::der_parser::asn1_rs::Any<'_>, parsed: Option<&str>) -> String {
+    use x509_parser::der_parser::asn1_rs::Tag;
+    if let Some(text) = parsed {
+        return text.to_string();
+    }
+    let data = value.data;
+    match value.tag() {
+        Tag::BmpString if data.len().is_multiple_of(2) => {
+            let data = data.strip_suffix(&[0, 0]).unwrap_or(data);
+            let units = data
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]));
+            char::decode_utf16(units)
+                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect()
+        }
+        Tag::UniversalString if data.len().is_multiple_of(4) => data
+            .chunks_exact(4)
+            .map(|c| {
+                char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                    .unwrap_or(char::REPLACEMENT_CHARACTER)
+            })
+            .collect(),
+        _ => String::from_utf8_lossy(data).into(),
+    }
 }
 
 /// Determines the key algorithm from a SubjectPublicKeyInfo (rust-deps.md §3c).
@@ -805,6 +833,275 @@ wP0=
         assert_eq!(
             (e.code(), e.message().as_str()),
             (2400, "RSA key is too weak")
+        );
+    }
+
+    #[test]
+    fn verify_signature_accepts_each_supported_hash_and_names_failures() {
+        use aws_lc_rs::rand::SystemRandom;
+        use aws_lc_rs::signature as s;
+        let rng = SystemRandom::new();
+        let msg = b"certification request info";
+
+        let p521 = PrivateKey::generate(KeyAlgo::EcdsaP521).unwrap();
+        for (signing, sig_oid) in [
+            (&s::ECDSA_P521_SHA256_ASN1_SIGNING, "1.2.840.10045.4.3.2"),
+            (&s::ECDSA_P521_SHA384_ASN1_SIGNING, "1.2.840.10045.4.3.3"),
+            (&s::ECDSA_P521_SHA512_ASN1_SIGNING, "1.2.840.10045.4.3.4"),
+        ] {
+            let pair = s::EcdsaKeyPair::from_pkcs8(signing, p521.pkcs8_der()).unwrap();
+            let sig = pair.sign(&rng, msg).unwrap();
+            assert_eq!(
+                verify_signature(
+                    &p521.spki_der(),
+                    KeyAlgo::EcdsaP521,
+                    sig_oid,
+                    msg,
+                    sig.as_ref()
+                ),
+                Ok(()),
+                "{sig_oid}"
+            );
+        }
+
+        let rsa = PrivateKey::generate(KeyAlgo::Rsa(2048)).unwrap();
+        let pair = s::RsaKeyPair::from_pkcs8(rsa.pkcs8_der()).unwrap();
+        let rsa_sign = |enc: &'static s::RsaSignatureEncoding| {
+            let mut sig = vec![0; pair.public_modulus_len()];
+            pair.sign(enc, &rng, msg, &mut sig).unwrap();
+            sig
+        };
+        for (enc, sig_oid) in [
+            (&s::RSA_PKCS1_SHA256, "1.2.840.113549.1.1.11"),
+            (&s::RSA_PKCS1_SHA384, "1.2.840.113549.1.1.12"),
+            (&s::RSA_PKCS1_SHA512, "1.2.840.113549.1.1.13"),
+        ] {
+            let sig = rsa_sign(enc);
+            assert_eq!(
+                verify_signature(&rsa.spki_der(), KeyAlgo::Rsa(2048), sig_oid, msg, &sig),
+                Ok(()),
+                "{sig_oid}"
+            );
+        }
+
+        // A signature checked under another hash than the one it was made with fails.
+        let sha384 = rsa_sign(&s::RSA_PKCS1_SHA384);
+        assert_eq!(
+            verify_signature(
+                &rsa.spki_der(),
+                KeyAlgo::Rsa(2048),
+                "1.2.840.113549.1.1.11",
+                msg,
+                &sha384
+            ),
+            Err("CSR signature verification failed: invalid signature".to_string())
+        );
+        // RSA-PSS is refused, as in cfssl; so is an algorithm that does not fit the key.
+        assert_eq!(
+            verify_signature(
+                &rsa.spki_der(),
+                KeyAlgo::Rsa(2048),
+                "1.2.840.113549.1.1.10",
+                msg,
+                &sha384
+            ),
+            Err(
+                "CSR signature verification failed: unsupported signature algorithm \
+                 1.2.840.113549.1.1.10 for this key"
+                    .to_string()
+            )
+        );
+        let ed = PrivateKey::generate(KeyAlgo::Ed25519).unwrap();
+        let ed_sig = ed.sign(msg).unwrap();
+        assert_eq!(
+            verify_signature(
+                &ed.spki_der(),
+                KeyAlgo::Ed25519,
+                "1.3.101.112",
+                msg,
+                &ed_sig
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            verify_signature(
+                &ed.spki_der(),
+                KeyAlgo::Ed25519,
+                "1.2.840.10045.4.3.2",
+                msg,
+                &ed_sig
+            ),
+            Err(
+                "CSR signature verification failed: unsupported signature algorithm \
+                 1.2.840.10045.4.3.2 for this key"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            verify_signature(b"junk", KeyAlgo::Ed25519, "1.3.101.112", msg, &ed_sig),
+            Err("CSR signature verification failed: bad public key".to_string())
+        );
+    }
+
+    #[test]
+    fn spki_key_algo_reads_every_key_type_and_names_unsupported_ones() {
+        let algo = |der: &[u8]| {
+            let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(der).unwrap();
+            spki_key_algo(&spki)
+        };
+        for a in [
+            KeyAlgo::EcdsaP256,
+            KeyAlgo::EcdsaP384,
+            KeyAlgo::EcdsaP521,
+            KeyAlgo::Rsa(2048),
+            KeyAlgo::Ed25519,
+        ] {
+            let k = PrivateKey::generate(a).unwrap();
+            assert_eq!(algo(&k.spki_der()).unwrap(), a);
+        }
+        // id-ecPublicKey on secp256k1 (1.3.132.0.10), point shortened to one byte.
+        let k1 = [
+            0x30, 0x16, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a, 0x03, 0x02, 0x00, 0x04,
+        ];
+        let e = algo(&k1).unwrap_err();
+        assert_eq!(
+            (e.code(), e.message().as_str()),
+            (
+                2400,
+                "unsupported elliptic curve 1.3.132.0.10; use P-256, P-384 or P-521"
+            )
+        );
+        // X25519 (1.3.101.110) is a key-agreement key, not a signing one.
+        let mut x25519 = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
+        ];
+        x25519.extend([7u8; 32]);
+        let e = algo(&x25519).unwrap_err();
+        assert_eq!(
+            (e.code(), e.message().as_str()),
+            (
+                2200,
+                "Private key algorithm is not RSA or ECC or Ed25519 (1.3.101.110)"
+            )
+        );
+    }
+
+    #[test]
+    fn own_csrs_skip_only_the_signature_check() {
+        let r = CertificateRequest::from_json(br#"{"CN":"victim.example"}"#).unwrap();
+        let mut der = generate(&r).unwrap().csr_der;
+        let pos = der.windows(6).position(|w| w == b"victim").unwrap();
+        der[pos] = b'V';
+        let e = parse_der(&der).unwrap_err();
+        assert_eq!(
+            (e.code(), e.message().as_str()),
+            (9300, "CSR signature verification failed: invalid signature")
+        );
+        assert_eq!(parse_own_der(&der).unwrap().common_name(), "Victim.example");
+        der.push(0);
+        assert_eq!(
+            parse_own_der(&der).unwrap_err().message(),
+            "CSR Parsing failed: trailing data after the CSR"
+        );
+    }
+
+    #[test]
+    fn parsed_csr_keeps_the_request_bytes_and_accepts_the_new_pem_label() {
+        let r = CertificateRequest::from_json(
+            br#"{"CN":"new","names":[{"C":"US","O":"kpki"}],"key":{"algo":"ecdsa","size":384}}"#,
+        )
+        .unwrap();
+        let g = generate(&r).unwrap();
+        let pem = crate::keys::pem_encode("NEW CERTIFICATE REQUEST", &g.csr_der);
+        let p = parse_pem(pem.as_bytes()).unwrap();
+        assert_eq!(p.der, g.csr_der);
+        assert_eq!(
+            p.subject_der,
+            der::encode_name(&r.subject_attrs().unwrap()).unwrap()
+        );
+        assert_eq!(p.subject_attrs, r.subject_attrs().unwrap());
+        assert_eq!(p.spki_der, g.key.spki_der());
+        assert_eq!(p.public_key_bits, g.key.public_key_bits());
+        assert_eq!(p.key_algo, KeyAlgo::EcdsaP384);
+
+        let e = parse_pem(b"junk").unwrap_err();
+        assert_eq!(
+            (e.code(), e.message().as_str()),
+            (9002, "CSR Decode failed")
+        );
+        let empty = crate::keys::pem_encode("CERTIFICATE REQUEST", &[0x30, 0x00]);
+        let e = parse_pem(empty.as_bytes()).unwrap_err();
+        assert_eq!(e.code(), 9003);
+        assert!(
+            e.message().starts_with("CSR Parsing failed: "),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn key_algo_defaults_to_p256_and_passes_request_errors_on() {
+        let algo = |j: &str| {
+            CertificateRequest::from_json(j.as_bytes())
+                .unwrap()
+                .key_algo()
+        };
+        assert_eq!(algo("{}").unwrap(), KeyAlgo::EcdsaP256);
+        assert_eq!(algo(r#"{"key":null}"#).unwrap(), KeyAlgo::EcdsaP256);
+        assert_eq!(
+            algo(r#"{"key":{"algo":"rsa"}}"#).unwrap(),
+            KeyAlgo::Rsa(2048)
+        );
+        let e = algo(r#"{"key":{"algo":"dsa","size":2048}}"#).unwrap_err();
+        assert_eq!(
+            (e.code(), e.message().as_str()),
+            (2400, "invalid algorithm")
+        );
+    }
+
+    #[test]
+    fn bmp_and_universal_strings_are_decoded_as_go_reads_them() {
+        use x509_parser::prelude::FromDer;
+        fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+            assert!(content.len() < 128);
+            [&[tag, content.len() as u8][..], content].concat()
+        }
+        let attr = |oid_last: u8, tag: u8, value: &[u8]| {
+            let atv = [tlv(0x06, &[0x55, 0x04, oid_last]), tlv(tag, value)].concat();
+            tlv(0x31, &tlv(0x30, &atv))
+        };
+        let name = tlv(
+            0x30,
+            &[
+                attr(0x06, 0x13, b"DE"), // C, PrintableString
+                attr(
+                    0x0a,
+                    0x1e,
+                    &[0x03, 0xa9, 0, 0x6d, 0, 0x65, 0, 0x67, 0, 0x61],
+                ), // O, BMP "Ωmega"
+                // CN, BMP: a surrogate pair, a space, "x" and a trailing NUL (dropped, as Go does)
+                attr(
+                    0x03,
+                    0x1e,
+                    &[0xd8, 0x3d, 0xde, 0x00, 0, 0x20, 0, 0x78, 0, 0],
+                ),
+                attr(0x0b, 0x1c, &[0, 0, 0, 0xfc, 0, 0, 0x20, 0xac]), // OU, UniversalString "ü€"
+                attr(0x08, 0x1e, &[0xd8, 0x00]),                      // ST, BMP lone surrogate
+                attr(0x07, 0x1e, &[0x00, 0x41, 0x42]),                // L, BMP of odd length
+            ]
+            .concat(),
+        );
+        let (rest, parsed) = x509_parser::x509::X509Name::from_der(&name).unwrap();
+        assert!(rest.is_empty());
+        let values: Vec<String> = name_attrs(&parsed)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.value)
+            .collect();
+        assert_eq!(
+            values,
+            ["DE", "Ωmega", "\u{1F600} x", "ü€", "\u{FFFD}", "\u{0}AB"]
         );
     }
 }
