@@ -88,7 +88,11 @@ impl Error {
 
     /// cfssl's wire form: `{"code":N,"message":"…"}` (compact, as cfssl prints on stderr).
     pub fn to_json(&self) -> String {
-        serde_json::json!({"code": self.code(), "message": self.message()}).to_string()
+        // cfssl compat: Go's encoder escapes `<`, `>`, `&`, U+2028 and U+2029 in the message
+        // (`time: unknown unit "\u003ch"`), so scripts comparing cfssl's stderr see the same text.
+        crate::jsonci::to_go_json(
+            &serde_json::json!({"code": self.code(), "message": self.message()}),
+        )
     }
 
     /// Shorthand for a policy error with code 5300 (policy violation / missing data).
@@ -157,5 +161,165 @@ mod tests {
     fn io_message_drops_os_error_suffix() {
         let e = std::io::Error::from(std::io::ErrorKind::NotFound);
         assert!(!io_message(&e).contains("os error"));
+    }
+
+    #[test]
+    fn new_picks_the_variant_at_every_category_boundary() {
+        let m = || "m".to_string();
+        let cases = [
+            (999, Error::Internal(m())),
+            (1000, Error::Certificate(1000, m())),
+            (1999, Error::Certificate(1999, m())),
+            (2000, Error::PrivateKey(2000, m())),
+            (2999, Error::PrivateKey(2999, m())),
+            (3000, Error::Internal(m())),
+            (4999, Error::Internal(m())),
+            (5000, Error::Policy(5000, m())),
+            (5999, Error::Policy(5999, m())),
+            (6000, Error::Dial(6000, m())),
+            (6999, Error::Dial(6999, m())),
+            (7000, Error::Api(7000, m())),
+            (7999, Error::Api(7999, m())),
+            (8000, Error::Revocation(8000, m())),
+            (8999, Error::Revocation(8999, m())),
+            (9000, Error::Csr(9000, m())),
+            (9999, Error::Csr(9999, m())),
+            (10000, Error::Internal(m())),
+            (10999, Error::Internal(m())),
+            (11000, Error::CertStore(11000, m())),
+            (11999, Error::CertStore(11999, m())),
+            (12000, Error::Internal(m())),
+            (0, Error::Internal(m())),
+            (399, Error::Internal(m())),
+            (400, Error::BadRequest(m())),
+            (401, Error::Unauthorized(m())),
+            (402, Error::Internal(m())),
+            (403, Error::Unauthorized(m())),
+            (404, Error::Internal(m())),
+        ];
+        for (code, want) in cases {
+            assert_eq!(Error::new(code, "m"), want, "code {code}");
+        }
+    }
+
+    #[test]
+    fn code_of_every_variant() {
+        let s = || "s".to_string();
+        assert_eq!(Error::Certificate(1002, s()).code(), 1002);
+        assert_eq!(Error::PrivateKey(2400, s()).code(), 2400);
+        assert_eq!(Error::Policy(5200, s()).code(), 5200);
+        assert_eq!(Error::Dial(6000, s()).code(), 6000);
+        assert_eq!(Error::Api(7200, s()).code(), 7200);
+        assert_eq!(Error::Revocation(8001, s()).code(), 8001);
+        assert_eq!(Error::Csr(9003, s()).code(), 9003);
+        assert_eq!(Error::CertStore(11000, s()).code(), 11000);
+        assert_eq!(Error::BadRequest(s()).code(), 400);
+        assert_eq!(Error::Unauthorized(s()).code(), 7100);
+        assert_eq!(Error::Internal(s()).code(), 0);
+        assert_eq!(Error::new(403, "x").code(), 7100);
+    }
+
+    #[test]
+    fn message_and_display_are_the_text_without_code() {
+        for e in [
+            Error::new(1002, "Failed to decode certificate"),
+            Error::BadRequest("Failed to decode certificate".into()),
+            Error::Unauthorized("Failed to decode certificate".into()),
+            Error::Internal("Failed to decode certificate".into()),
+        ] {
+            assert_eq!(e.message(), "Failed to decode certificate");
+            assert_eq!(e.to_string(), "Failed to decode certificate");
+        }
+    }
+
+    #[test]
+    fn to_json_escapes_like_go() {
+        // cfssl 1.2 prints exactly this JSON for a ca-config.json whose default expiry is "1<h".
+        assert_eq!(
+            Error::new(5200, r#"time: unknown unit "<h" in duration "1<h""#).to_json(),
+            r#"{"code":5200,"message":"time: unknown unit \"\u003ch\" in duration \"1\u003ch\""}"#
+        );
+        assert_eq!(
+            Error::new(5200, "a&b>c\u{2028}\u{2029}").to_json(),
+            r#"{"code":5200,"message":"a\u0026b\u003ec\u2028\u2029"}"#
+        );
+    }
+
+    #[test]
+    fn to_json_is_compact_and_escapes_quotes() {
+        assert_eq!(
+            Error::new(5200, r#"bad "x""#).to_json(),
+            r#"{"code":5200,"message":"bad \"x\""}"#
+        );
+        assert_eq!(
+            Error::Internal(String::new()).to_json(),
+            r#"{"code":0,"message":""}"#
+        );
+        assert_eq!(
+            Error::BadRequest("b".into()).to_json(),
+            r#"{"code":400,"message":"b"}"#
+        );
+    }
+
+    #[test]
+    fn policy_and_io_shorthands() {
+        assert_eq!(Error::policy("no"), Error::Policy(5300, "no".into()));
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(
+            Error::io("/etc/x.pem", &e),
+            Error::Api(7300, "/etc/x.pem: no such file or directory".into())
+        );
+        assert_eq!(
+            Error::io("stdout", &std::io::Error::other("Broken")),
+            Error::Api(7300, "stdout: Broken".into())
+        );
+    }
+
+    #[test]
+    fn io_message_lowercases_os_errors_and_keeps_other_text() {
+        assert_eq!(
+            io_message(&std::io::Error::from_raw_os_error(2)),
+            "no such file or directory"
+        );
+        assert_eq!(
+            io_message(&std::io::Error::from_raw_os_error(13)),
+            "permission denied"
+        );
+        assert_eq!(
+            io_message(&std::io::Error::other("Custom Text")),
+            "Custom Text"
+        );
+        assert_eq!(
+            io_message(&std::io::Error::from(std::io::ErrorKind::NotFound)),
+            "entity not found"
+        );
+    }
+
+    #[test]
+    fn coded_message_from_error_display_and_wire_form() {
+        let c = CodedMessage::from(&Error::new(9002, "invalid CSR"));
+        assert_eq!(
+            c,
+            CodedMessage {
+                code: 9002,
+                message: "invalid CSR".into()
+            }
+        );
+        assert_eq!(c.to_string(), "invalid CSR");
+        assert_eq!(format!("[{c}]"), "[invalid CSR]");
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"code":9002,"message":"invalid CSR"}"#
+        );
+        let back: CodedMessage =
+            serde_json::from_str(r#"{"code":9002,"message":"invalid CSR"}"#).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(
+            CodedMessage::from(&Error::Unauthorized("u".into())),
+            CodedMessage {
+                code: 7100,
+                message: "u".into()
+            }
+        );
     }
 }

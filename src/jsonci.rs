@@ -206,4 +206,96 @@ mod tests {
         // Nothing to escape: unchanged.
         assert_eq!(go_escape(r#"{"a":"b"}"#), r#"{"a":"b"}"#);
     }
+
+    #[test]
+    fn lower_keys_lowers_one_level_only_and_leaves_non_objects_alone() {
+        assert_eq!(
+            lower_keys(serde_json::json!({"CN":1,"Key":{"ALGO":"rsa"},"x":[{"Y":2}]})),
+            serde_json::json!({"cn":1,"key":{"ALGO":"rsa"},"x":[{"Y":2}]})
+        );
+        assert_eq!(
+            lower_keys(serde_json::json!(["A", {"B": 1}])),
+            serde_json::json!(["A", {"B": 1}])
+        );
+        assert_eq!(
+            lower_keys(serde_json::json!("ABC")),
+            serde_json::json!("ABC")
+        );
+        assert_eq!(lower_keys(serde_json::json!(null)), serde_json::json!(null));
+        // Upper-case key before lower-case key: the later one wins, as in Go.
+        let o: Inner = from_slice(br#"{"C":"first","c":"second"}"#).unwrap();
+        assert_eq!(o.c, "second");
+    }
+
+    #[test]
+    fn from_value_refuses_arrays_with_exact_message_and_scalars() {
+        let e = from_slice::<Inner>(br#"[{"c":"x"}]"#).unwrap_err();
+        assert_eq!(e.to_string(), "expected a JSON object, found an array");
+        let e = from_value::<Inner>(serde_json::json!([])).unwrap_err();
+        assert_eq!(e.to_string(), "expected a JSON object, found an array");
+        assert!(from_slice::<Inner>(br#""x""#).is_err());
+        assert!(from_slice::<Inner>(b"not json").is_err());
+        let o: Inner = from_value(serde_json::json!({"C": "DE"})).unwrap();
+        assert_eq!(o.c, "DE");
+    }
+
+    #[test]
+    fn nested_helpers_propagate_the_inner_error() {
+        let e = from_slice::<WithOpt>(br#"{"sub":[1]}"#).unwrap_err();
+        assert_eq!(e.to_string(), "expected a JSON object, found an array");
+        let e = from_slice::<WithOpt>(br#"{"key":[1]}"#).unwrap_err();
+        assert_eq!(e.to_string(), "expected a JSON object, found an array");
+        let e = from_slice::<Outer>(br#"{"CN":"x","names":[[1]]}"#).unwrap_err();
+        assert_eq!(e.to_string(), "expected a JSON object, found an array");
+        let e = from_slice::<Outer>(br#"{"CN":"x","profiles":{"a":[1]}}"#).unwrap_err();
+        assert_eq!(e.to_string(), "expected a JSON object, found an array");
+        let e = from_slice::<Outer>(br#"{"CN":"x","names":"US"}"#).unwrap_err();
+        assert_eq!(e.to_string(), "expected an array");
+        let e = from_slice::<Outer>(br#"{"CN":"x","profiles":"p"}"#).unwrap_err();
+        assert_eq!(e.to_string(), "expected an object");
+    }
+
+    #[test]
+    fn lists_and_maps_decode_every_element_in_order() {
+        let o: Outer = from_slice(
+            br#"{"cn":"x","names":[{"C":"US"},{"c":"DE"}],"profiles":{"b":{"C":"2"},"A":{"c":"1"}}}"#,
+        )
+        .unwrap();
+        let names: Vec<&str> = o.names.iter().map(|n| n.c.as_str()).collect();
+        assert_eq!(names, ["US", "DE"]);
+        let profiles: Vec<(&str, &str)> = o
+            .profiles
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.c.as_str()))
+            .collect();
+        assert_eq!(profiles, [("A", "1"), ("b", "2")]);
+        // Empty but present.
+        let o: Outer = from_slice(br#"{"cn":"x","names":[],"profiles":{}}"#).unwrap();
+        assert!(o.names.is_empty());
+        assert!(o.profiles.is_empty());
+    }
+
+    #[test]
+    fn optional_struct_present_is_some_even_when_empty() {
+        let o: WithOpt = from_slice(br#"{"key":{}}"#).unwrap();
+        assert_eq!(o.key, Some(Inner2::default()));
+        let o: WithOpt = from_slice(br#"{}"#).unwrap();
+        assert_eq!(o.key, None);
+    }
+
+    #[test]
+    fn go_json_is_compact_sorted_and_escapes_each_character() {
+        assert_eq!(
+            to_go_json(&serde_json::json!({"b": [1, 2], "a": {"d": null, "c": true}})),
+            r#"{"a":{"c":true,"d":null},"b":[1,2]}"#
+        );
+        assert_eq!(to_go_json(&"plain"), r#""plain""#);
+        assert_eq!(go_escape("&"), "\\u0026");
+        assert_eq!(go_escape("<"), "\\u003c");
+        assert_eq!(go_escape(">"), "\\u003e");
+        assert_eq!(go_escape("\u{2029}"), "\\u2029");
+        assert_eq!(go_escape("a&b<c>d"), "a\\u0026b\\u003cc\\u003ed");
+        assert_eq!(go_escape(""), "");
+        assert_eq!(go_escape("é\u{2027}"), "é\u{2027}");
+    }
 }

@@ -52,4 +52,51 @@ mod tests {
                 .is_ca
         );
     }
+
+    #[test]
+    fn embedded_constants_are_the_files() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/");
+        let read = |f: &str| std::fs::read_to_string(format!("{dir}{f}")).unwrap();
+        assert_eq!(PACK_JSON, read("kpki.json"));
+        assert_eq!(DEFAULT_CONFIG_JSON, read("print-defaults-config.json"));
+        assert_eq!(DEFAULT_CSR_JSON, read("print-defaults-csr.json"));
+    }
+
+    #[test]
+    fn builtin_pack_has_exactly_the_documented_profiles() {
+        let pack = builtin();
+        let names: Vec<&str> = pack.signing.profiles.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "client",
+                "etcd",
+                "intermediate",
+                "kubernetes",
+                "peer",
+                "server",
+                "www"
+            ]
+        );
+        assert_eq!(pack.signing.default.expiry_string, "8760h");
+        assert_eq!(
+            pack.signing.default.usages,
+            ["signing", "key encipherment", "server auth", "client auth"]
+        );
+        let p = |n: &str| pack.signing.profile(n).unwrap();
+        assert_eq!(p("server").expiry_string, "8760h");
+        assert_eq!(
+            p("server").usages,
+            ["signing", "key encipherment", "server auth"]
+        );
+        assert_eq!(
+            p("client").usages,
+            ["signing", "key encipherment", "client auth"]
+        );
+        assert_eq!(p("etcd").expiry_string, "87600h");
+        assert_eq!(p("intermediate").expiry_string, "43800h");
+        assert_eq!(p("intermediate").usages, ["cert sign", "crl sign"]);
+        assert!(!p("server").ca_constraint.is_ca);
+        assert!(pack.auth_keys.is_empty());
+    }
 }
