@@ -1,20 +1,87 @@
 //! kpki's entry point: argv[0] dispatch into the CLI, and the only place exit codes are chosen
-//! (0 ok / help, 1 failure with cfssl's `{"code","message"}` on stderr, 2 usage).
+//! (0 ok / help, 1 failure with cfssl's `{"code","message"}` on stderr, 2 usage, 101 a panic).
+//! It knows nothing of certificates; the library (`#![forbid(unsafe_code)]`) does the work.
+//!
+//! kpki has no Rust `fn main`: it exports the C `main` that glibc's start-up calls, so Rust's
+//! runtime start-up does not run. That start-up cost every CLI call ~50 µs (BENCHMARKS.md,
+//! session 9): for its stack-overflow message it reads `/proc/self/maps` (`pthread_getattr_np`)
+//! to find the main thread's stack, maps an alternate signal stack, and unmaps it at exit. What
+//! of it kpki relies on is done here instead: SIGPIPE is ignored (a closed pipe is an EPIPE error,
+//! handled below), descriptors 0–2 are opened on /dev/null when closed (so that no file or
+//! socket kpki opens becomes its stdout or stderr), and a panic ends the process with 101.
+//! A stack overflow is still stopped by the guard page (SIGSEGV), without Rust's message.
+#![no_main]
 
 use kpki::cli::{self, CliError, Ctx};
+use std::ffi::{c_char, c_int};
 use std::io::Write;
-use std::process::ExitCode;
 
-fn main() -> ExitCode {
+/// Called by glibc's `__libc_start_main`; argv is read through `std::env::args` (std captures it
+/// from `.init_array` on glibc).
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+    // SAFETY: sets the disposition of one signal to SIG_IGN before any other thread exists; what
+    // Rust's own start-up does (`kpki … | head` must see EPIPE, not die).
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    open_closed_standard_fds();
+    // A panic has already been reported by the panic hook; 101 is Rust's exit code for it.
+    std::panic::catch_unwind(run).unwrap_or(101)
+}
+
+/// Opens /dev/null on each of descriptors 0, 1 and 2 that is closed, as Rust's start-up does.
+/// Without it, the first file kpki opens (a key, a temp file, the database) would get a closed
+/// stdout's number and the JSON meant for stdout, or log lines meant for stderr, would go into it.
+fn open_closed_standard_fds() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll reads and writes exactly the three pollfd entries of this array.
+    let polled = unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } >= 0;
+    for p in fds {
+        let closed = if polled {
+            p.revents & libc::POLLNVAL != 0
+        } else {
+            // SAFETY: F_GETFD only reads the descriptor's flags.
+            let flags = unsafe { libc::fcntl(p.fd, libc::F_GETFD) };
+            flags == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+        };
+        if !closed {
+            continue;
+        }
+        // SAFETY: opens a NUL-terminated constant path; the lowest free descriptor is `p.fd`,
+        // since the lower ones are open (or were opened by earlier turns of this loop).
+        let opened = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        if opened != p.fd {
+            std::process::abort();
+        }
+    }
+}
+
+/// Runs the command named by argv[0] (or argv[1]) and returns the exit code.
+fn run() -> c_int {
     // No process-wide rustls provider is installed: every TLS config (serve -tls, certinfo -domain,
     // remote signing) names aws-lc-rs itself, and building one here cost every CLI call time.
-    let mut argv = std::env::args();
-    let argv0 = argv.next().unwrap_or_else(|| "kpki".into());
-    let args: Vec<String> = argv.collect();
+    let mut stderr = std::io::stderr();
+    let mut argv = std::env::args_os();
+    let argv0 = argv
+        .next()
+        .map_or_else(|| "kpki".into(), |a| a.to_string_lossy().into_owned());
+    let mut args = Vec::new();
+    for (i, arg) in argv.enumerate() {
+        match arg.into_string() {
+            Ok(a) => args.push(a),
+            // A usage error (2), not a panic: flags, names and paths are taken as UTF-8.
+            Err(bad) => {
+                let _ = writeln!(stderr, "argument {} is not valid UTF-8: {bad:?}", i + 1);
+                return 2;
+            }
+        }
+    }
     // Unlocked handles: server threads log to stderr too, and a lock held here would block them.
     let mut stdin = std::io::stdin();
     let mut stdout = std::io::BufWriter::new(std::io::stdout());
-    let mut stderr = std::io::stderr();
     let result = {
         let mut ctx = Ctx {
             stdin: &mut stdin,
@@ -23,7 +90,8 @@ fn main() -> ExitCode {
         };
         cli::main_with(&argv0, &args, &mut ctx)
     };
-    // A closed pipe (`kpki … | head`) is not a failure.
+    // Flushes the BufWriter and std's stdout under it (nothing flushes it at exit without Rust's
+    // runtime). A closed pipe (`kpki … | head`) is not a failure.
     let flushed = stdout.flush();
     let code = match result {
         Ok(()) => 0,
@@ -46,7 +114,8 @@ fn main() -> ExitCode {
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         let _ = writeln!(stderr, "{}", kpki::error::Error::io("stdout", &e).to_json());
-        return ExitCode::from(1);
+        return 1;
     }
-    ExitCode::from(code as u8)
+    // Exit statuses are 8 bits, as ExitCode::from(u8) made them.
+    c_int::from(code as u8)
 }
