@@ -10,16 +10,19 @@
 //! handled below), descriptors 0–2 are opened on /dev/null when closed (so that no file or
 //! socket kpki opens becomes its stdout or stderr), and a panic ends the process with 101.
 //! A stack overflow is still stopped by the guard page (SIGSEGV), without Rust's message.
-#![no_main]
+//! Built as a test target (`cargo test --all-targets`), the file keeps libtest's own `main`.
+#![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(dead_code))]
 
 use kpki::cli::{self, CliError, Ctx};
-use std::ffi::{c_char, c_int};
+use std::ffi::c_int;
 use std::io::Write;
 
 /// Called by glibc's `__libc_start_main`; argv is read through `std::env::args` (std captures it
 /// from `.init_array` on glibc).
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+extern "C" fn main(_argc: c_int, _argv: *const *const std::ffi::c_char) -> c_int {
     // SAFETY: sets the disposition of one signal to SIG_IGN before any other thread exists; what
     // Rust's own start-up does (`kpki … | head` must see EPIPE, not die).
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
