@@ -668,4 +668,228 @@ mod tests {
         let e = CertDb::connect("certs.db").await.unwrap_err();
         assert!(e.message().contains("sqlite://"), "{e}");
     }
+
+    #[test]
+    fn the_cursor_is_the_stored_expiry_text_and_the_serial() {
+        let rec = CertificateRecord {
+            serial_number: "123456789".into(),
+            authority_key_identifier: "abcd".into(),
+            ca_label: String::new(),
+            status: "good".into(),
+            reason: 0,
+            expiry: datetime!(2027-11-22 01:16:00.75 +02:00),
+            revoked_at: None,
+            pem: String::new(),
+            issued_at: datetime!(2026-11-22 01:16:00 UTC),
+            not_before: datetime!(2026-11-22 01:11:00 UTC),
+            metadata: None,
+            sans: None,
+            common_name: String::new(),
+            profile: String::new(),
+        };
+        assert_eq!(
+            rec.cursor().unwrap(),
+            (
+                "2027-11-21 23:16:00+00:00".to_string(),
+                "123456789".to_string()
+            )
+        );
+        let far = CertificateRecord {
+            expiry: datetime!(9999-12-31 23:00 -05:00),
+            ..rec
+        };
+        assert_eq!(far.cursor().unwrap_err().code(), 11100);
+    }
+
+    #[test]
+    fn url_schemes_follow_rfc_3986() {
+        for (url, want) in [
+            ("sqlite://certs.db", Some("sqlite")),
+            ("sqlite:certs.db", Some("sqlite")),
+            ("sqlite::memory:", Some("sqlite")),
+            ("postgres+tls-x.1://h/db", Some("postgres+tls-x.1")),
+            ("Z9:x", Some("Z9")),
+            ("certs.db", None),
+            (":memory:", None),
+            ("1sqlite://x", None),
+            ("+sqlite://x", None),
+            ("sql_ite://x", None),
+            ("sql ite://x", None),
+            ("/srv/ca/c.db", None),
+        ] {
+            assert_eq!(url_scheme(url), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn db_times_with_unusual_shapes() {
+        // A fraction without a zone (nothing to take for an offset).
+        assert_eq!(
+            parse_db_time("2026-11-22 01:21:31.123456").unwrap(),
+            datetime!(2026-11-22 01:21:31.123456 UTC)
+        );
+        // Offsets with minutes, both signs.
+        assert_eq!(
+            parse_db_time("2026-11-22 01:21:31+05:30").unwrap(),
+            datetime!(2026-11-21 19:51:31 UTC)
+        );
+        assert_eq!(
+            parse_db_time("2026-11-22 01:21:31-05:30").unwrap(),
+            datetime!(2026-11-22 06:51:31 UTC)
+        );
+        assert_eq!(
+            parse_db_time("2026-11-22T01:21:31.5+00:00").unwrap(),
+            datetime!(2026-11-22 01:21:31.5 UTC)
+        );
+        assert_eq!(
+            parse_db_time(" 2026-11-22 01:21:31+00:00 ").unwrap(),
+            datetime!(2026-11-22 01:21:31 UTC)
+        );
+        for bad in [
+            // An offset must be signed.
+            "2026-11-22 01:21:31 05:00",
+            "2026-11-22 01:21:31005:00",
+            // ... and follow a whole date-time.
+            "2026-11-22 01:21+05:00",
+            "2026-11-22 01:21:31+05-00",
+            "2026-11-22 01:21:31+26:00",
+            // The last six bytes start inside a multi-byte character.
+            "aaaaaaaaaaaa\u{e9}aaaaa",
+            "\u{e9}aaaaa",
+            "+00:00",
+        ] {
+            let e = parse_db_time(bad).unwrap_err();
+            assert_eq!(
+                (e.code(), e.message()),
+                (11000, format!("unreadable timestamp in database: {bad:?}")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn optional_db_times_treat_empty_and_the_zero_time_as_none() {
+        for none in [
+            None,
+            Some(""),
+            Some("  "),
+            Some(ZERO_TIME_TEXT),
+            Some("0001-01-01T00:00:00Z"),
+            Some("0001-01-01 00:00:00.000000+00:00"),
+        ] {
+            assert_eq!(parse_db_time_opt(none).unwrap(), None, "{none:?}");
+        }
+        assert_eq!(
+            parse_db_time_opt(Some("2026-11-22 01:21:31+00:00")).unwrap(),
+            Some(datetime!(2026-11-22 01:21:31 UTC))
+        );
+        // A year-1 time that is not the zero time is a time.
+        assert_eq!(
+            parse_db_time_opt(Some("0001-01-01 00:00:01+00:00")).unwrap(),
+            Some(datetime!(0001-01-01 00:00:01 UTC))
+        );
+        assert_eq!(parse_db_time_opt(Some("never")).unwrap_err().code(), 11000);
+    }
+
+    #[test]
+    fn cfssl_memory_and_empty_uri_data_sources() {
+        let cwd = Path::new("/srv/ca");
+        let url = |j: &str| url_from_cfssl_config(j.as_bytes(), cwd);
+        assert_eq!(
+            url(r#"{"driver":"sqlite3","data_source":"file:x.db?mode=memory&cache=shared"}"#)
+                .unwrap(),
+            "sqlite::memory:"
+        );
+        assert_eq!(
+            url(r#"{"driver":"sqlite3","data_source":"file:/var/c.db?mode=ro&_busy_timeout=5"}"#)
+                .unwrap(),
+            "sqlite:///var/c.db?mode=ro"
+        );
+        assert_eq!(
+            url(r#"{"driver":"sqlite3","data_source":"file:c.db"}"#).unwrap(),
+            "sqlite:///srv/ca/c.db"
+        );
+        let e = url(r#"{"driver":"sqlite3","data_source":"file:?cache=shared"}"#).unwrap_err();
+        assert_eq!(
+            (e.code(), e.message().as_str()),
+            (5200, "invalid db configuration")
+        );
+        let e = url(r#"{"driver":"mysql","data_source":"u@/db"}"#).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "db driver \"mysql\" is not supported yet (supported: sqlite3)"
+        );
+        let e = url(r#"{"driver":"oracle","data_source":"x"}"#).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "unknown db driver \"oracle\" (supported: sqlite3)"
+        );
+    }
+
+    #[test]
+    fn records_serialize_timestamps_as_rfc3339() {
+        let rec = CertificateRecord {
+            serial_number: "1".into(),
+            authority_key_identifier: "ab".into(),
+            ca_label: String::new(),
+            status: "revoked".into(),
+            reason: 1,
+            expiry: datetime!(2027-11-22 01:16:00 UTC),
+            revoked_at: Some(datetime!(2026-12-01 00:00:00 UTC)),
+            pem: String::new(),
+            issued_at: datetime!(2026-11-22 01:16:00 UTC),
+            not_before: datetime!(2026-11-22 01:11:00 UTC),
+            metadata: None,
+            sans: None,
+            common_name: String::new(),
+            profile: String::new(),
+        };
+        let v = serde_json::to_value(&rec).unwrap();
+        assert_eq!(v["expiry"], "2027-11-22T01:16:00Z");
+        assert_eq!(v["revoked_at"], "2026-12-01T00:00:00Z");
+        assert_eq!(v["not_before"], "2026-11-22T01:11:00Z");
+        let v = serde_json::to_value(CertificateRecord {
+            revoked_at: None,
+            ..rec
+        })
+        .unwrap();
+        assert_eq!(v["revoked_at"], serde_json::Value::Null);
+    }
+
+    #[tokio::test]
+    async fn insert_stats_count_the_writers_commits() {
+        let db = CertDb::connect("sqlite::memory:").await.unwrap();
+        assert_eq!(db.insert_stats(), InsertStats::default());
+        let rec = |serial: &str| CertificateRecord {
+            serial_number: serial.into(),
+            authority_key_identifier: "abcd".into(),
+            ca_label: String::new(),
+            status: "good".into(),
+            reason: 0,
+            expiry: datetime!(2030-01-01 00:00:00 UTC),
+            revoked_at: None,
+            pem: "pem".into(),
+            issued_at: datetime!(2026-11-22 01:16:00 UTC),
+            not_before: datetime!(2026-11-22 01:11:00 UTC),
+            metadata: None,
+            sans: None,
+            common_name: serial.into(),
+            profile: String::new(),
+        };
+        db.insert_certificate(&rec("1")).await.unwrap();
+        db.insert_certificate(&rec("2")).await.unwrap();
+        assert_eq!(
+            db.insert_certificate(&rec("2")).await.unwrap_err().code(),
+            11100
+        );
+        assert_eq!(
+            db.insert_stats(),
+            InsertStats {
+                transactions: 2,
+                rows: 2,
+                fallbacks: 1
+            }
+        );
+        db.close().await.unwrap();
+    }
 }

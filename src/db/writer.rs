@@ -368,4 +368,261 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code(), 11000, "{e}");
     }
+
+    /// A row for `serial` under AKI `abcd`.
+    fn row(serial: u32) -> Box<PreparedCert> {
+        Box::new(PreparedCert {
+            serial: serial.to_string(),
+            aki: "abcd".into(),
+            ca_label: String::new(),
+            status: "good".into(),
+            reason: 0,
+            expiry: "2030-01-01 00:00:00+00:00".into(),
+            revoked_at: "0001-01-01 00:00:00+00:00".into(),
+            pem: format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                "A".repeat(600)
+            ),
+            issued_at: "2026-01-01 00:00:00+00:00".into(),
+            not_before: "2026-01-01 00:00:00+00:00".into(),
+            metadata: None,
+            sans: None,
+            common_name: format!("host{serial}"),
+            profile: String::new(),
+        })
+    }
+
+    /// A running writer on a fresh file database (with the `certificates` table unless
+    /// `bare`), counting the background checkpoints it starts; `finish` ends each at once.
+    struct Harness {
+        _dir: tempfile::TempDir,
+        db: PathBuf,
+        tx: mpsc::Sender<WriterMsg>,
+        thread: Option<std::thread::JoinHandle<()>>,
+        stats: Arc<WriterStats>,
+        starts: Arc<AtomicU64>,
+    }
+
+    impl Harness {
+        fn new(bare: bool, finish: bool) -> Harness {
+            let dir = tempfile::tempdir().unwrap();
+            let db = dir.path().join("w.db");
+            {
+                let setup = rusqlite::Connection::open(&db).unwrap();
+                setup.pragma_update(None, "journal_mode", "WAL").unwrap();
+                if !bare {
+                    setup
+                        .execute_batch(include_str!("../../migrations/0001_certificates.sql"))
+                        .unwrap();
+                }
+                // Closing the last connection checkpoints and removes the WAL.
+            }
+            let starts = Arc::new(AtomicU64::new(0));
+            let counted = starts.clone();
+            let checkpoint = Checkpointer::new(move |done| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                if finish {
+                    done.finish();
+                }
+            });
+            let stats = Arc::new(WriterStats::default());
+            let target = WriterTarget {
+                path: db.clone(),
+                in_memory: false,
+                read_only: false,
+                synchronous: "NORMAL",
+                busy_timeout: Duration::from_secs(5),
+            };
+            let (tx, thread) = spawn(&target, stats.clone(), checkpoint).unwrap();
+            Harness {
+                _dir: dir,
+                db,
+                tx,
+                thread: Some(thread),
+                stats,
+                starts,
+            }
+        }
+
+        /// Queues the rows behind a pause, so that the writer finds them all waiting, then
+        /// returns every answer in order.
+        fn insert(&self, serials: std::ops::Range<u32>) -> Vec<Result<()>> {
+            assert!(serials.len() < QUEUE_DEPTH);
+            let (go, wait) = std::sync::mpsc::channel();
+            self.tx.blocking_send(WriterMsg::Pause(wait)).unwrap();
+            let answers: Vec<_> = serials
+                .map(|s| {
+                    let (tx, rx) = oneshot::channel();
+                    self.tx
+                        .blocking_send(WriterMsg::Insert(row(s), tx))
+                        .unwrap();
+                    rx
+                })
+                .collect();
+            go.send(()).unwrap();
+            answers
+                .into_iter()
+                .map(|rx| rx.blocking_recv().unwrap())
+                .collect()
+        }
+
+        /// Returns once the writer has finished the work queued so far, including what it does
+        /// after answering (tail step, starting a background checkpoint): it takes this pause
+        /// only then, and a zero-capacity channel's send waits for the taker.
+        fn sync(&self) {
+            let (go, wait) = std::sync::mpsc::sync_channel(0);
+            self.tx.blocking_send(WriterMsg::Pause(wait)).unwrap();
+            go.send(()).unwrap();
+        }
+
+        /// (transactions, rows, fallbacks, background checkpoints started).
+        fn counts(&self) -> (u64, u64, u64, u64) {
+            self.sync();
+            (
+                self.stats.batches.load(Ordering::SeqCst),
+                self.stats.rows.load(Ordering::SeqCst),
+                self.stats.fallbacks.load(Ordering::SeqCst),
+                self.starts.load(Ordering::SeqCst),
+            )
+        }
+
+        fn db_file_len(&self) -> u64 {
+            self.sync();
+            std::fs::metadata(&self.db).unwrap().len()
+        }
+
+        fn shutdown(mut self) {
+            let (done, wait) = oneshot::channel();
+            self.tx.blocking_send(WriterMsg::Shutdown(done)).unwrap();
+            wait.blocking_recv().unwrap();
+            self.thread.take().unwrap().join().unwrap();
+        }
+    }
+
+    fn all_ok(results: &[Result<()>]) {
+        for (i, r) in results.iter().enumerate() {
+            assert!(r.is_ok(), "row {i}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn a_queue_longer_than_max_batch_commits_in_max_batch_chunks() {
+        let h = Harness::new(false, false);
+        all_ok(&h.insert(0..MAX_BATCH as u32 + 1));
+        // 256 rows, then the one left over: never more than MAX_BATCH, never fewer than queued.
+        assert_eq!(h.counts(), (2, MAX_BATCH as u64 + 1, 0, 0));
+        h.shutdown();
+    }
+
+    #[test]
+    fn background_checkpoints_start_every_checkpoint_interval_and_only_then() {
+        let h = Harness::new(false, false);
+        let before = h.db_file_len();
+        all_ok(&h.insert(0..1000));
+        // No checkpoint yet: nothing started, and the writer copied nothing into the file.
+        assert_eq!(h.counts().3, 0);
+        assert_eq!(h.db_file_len(), before, "the writer checkpointed inline");
+        all_ok(&h.insert(1000..CHECKPOINT_EVERY_ROWS as u32));
+        assert_eq!(h.counts().1, CHECKPOINT_EVERY_ROWS);
+        assert_eq!(h.counts().3, 1);
+        // The background checkpoint is still running (never finished here): no second one,
+        // and no tail step either.
+        all_ok(&h.insert(2000..2000 + CHECKPOINT_EVERY_ROWS as u32 / 2));
+        all_ok(&h.insert(5000..5000 + CHECKPOINT_EVERY_ROWS as u32 / 2));
+        assert_eq!(h.counts().1, 2 * CHECKPOINT_EVERY_ROWS);
+        assert_eq!(h.counts().3, 1);
+        assert_eq!(h.db_file_len(), before, "the writer checkpointed inline");
+        h.shutdown();
+    }
+
+    #[test]
+    fn a_finished_background_checkpoint_is_followed_by_the_tail_step_and_a_later_one() {
+        let h = Harness::new(false, true);
+        let before = h.db_file_len();
+        all_ok(&h.insert(0..1000));
+        all_ok(&h.insert(1000..CHECKPOINT_EVERY_ROWS as u32));
+        assert_eq!(h.counts().3, 1);
+        // The background checkpoint (a no-op here) finished: the next commit runs the tail
+        // step, which copies the WAL into the database file; the next interval starts from
+        // this checkpoint's row count.
+        assert_eq!(h.db_file_len(), before);
+        all_ok(&h.insert(2000..2001));
+        assert!(
+            h.db_file_len() > before,
+            "no tail checkpoint: {} bytes",
+            h.db_file_len()
+        );
+        assert_eq!(h.counts().3, 1);
+        all_ok(&h.insert(3000..3000 + CHECKPOINT_EVERY_ROWS as u32 - 2));
+        assert_eq!(h.counts().1, 2 * CHECKPOINT_EVERY_ROWS - 1);
+        assert_eq!(h.counts().3, 1);
+        all_ok(&h.insert(9000..9001));
+        assert_eq!(h.counts().3, 2);
+        h.shutdown();
+    }
+
+    #[test]
+    fn checkpointer_starts_one_background_run_at_a_time() {
+        let started = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = started.clone();
+        let ck = Checkpointer::new(move |done| keep.lock().unwrap().push(done));
+        assert!(!ck.take_finished());
+        ck.start_background();
+        ck.start_background();
+        assert_eq!(started.lock().unwrap().len(), 1, "a second run while busy");
+        assert!(!ck.take_finished());
+        let done = started.lock().unwrap().pop().unwrap();
+        done.finish();
+        assert!(ck.take_finished());
+        assert!(!ck.take_finished(), "reported twice");
+        ck.start_background();
+        assert_eq!(started.lock().unwrap().len(), 1, "no new run once finished");
+    }
+
+    #[test]
+    fn insert_errors_are_11100_with_sqlites_message() {
+        let h = Harness::new(true, false);
+        let r = h.insert(1..2).pop().unwrap().unwrap_err();
+        assert_eq!(
+            (r.code(), r.message()),
+            (
+                11100,
+                "failed to insert the certificate: no such table: certificates".to_string()
+            )
+        );
+        assert_eq!(h.counts(), (0, 0, 1, 0));
+        h.shutdown();
+
+        let h = Harness::new(false, false);
+        all_ok(&h.insert(7..8));
+        let r = h.insert(7..8).pop().unwrap().unwrap_err();
+        assert_eq!(
+            (r.code(), r.message()),
+            (
+                11100,
+                "failed to insert the certificate: duplicate certificate (serial number 7, \
+                 authority key identifier abcd)"
+                    .to_string()
+            )
+        );
+        assert_eq!(h.counts(), (1, 1, 1, 0));
+        h.shutdown();
+    }
+
+    #[test]
+    fn open_errors_carry_sqlites_message() {
+        let e = open(&WriterTarget {
+            path: "/nonexistent-dir/x/w.db".into(),
+            in_memory: false,
+            read_only: false,
+            synchronous: "FULL",
+            busy_timeout: Duration::from_secs(5),
+        })
+        .unwrap_err();
+        assert_eq!(
+            e.message(),
+            "cannot open the database writer connection: unable to open database file: \
+             /nonexistent-dir/x/w.db"
+        );
+    }
 }
