@@ -1342,9 +1342,17 @@ mod tests {
             }));
         }
         // Wait until all 20 are queued behind the pause, then let the writer take them as one batch.
-        while sqlite(&db).writer.capacity() > writer::QUEUE_DEPTH - 20 {
-            tokio::task::yield_now().await;
-        }
+        // Bounded (generously): inserts that never reach the queue must fail here, not hang.
+        let queued = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while sqlite(&db).writer.capacity() > writer::QUEUE_DEPTH - 20 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert!(
+            queued.is_ok(),
+            "the 20 inserts never reached the writer's queue"
+        );
         // Queued but not committed: nobody has been answered.
         assert!(tasks.iter().all(|t| !t.is_finished()));
         go.send(()).unwrap();
@@ -1553,7 +1561,8 @@ mod tests {
         // Keyset pages of 2 walk every row once, in order, including rows 2 and 3 with equal expiry.
         let mut seen = Vec::new();
         let mut after = None;
-        loop {
+        // Bounded: a cursor that does not advance must fail here, not loop forever.
+        for _ in 0..8 {
             let page = db
                 .list_certificates(&ListFilter {
                     limit: 2,
@@ -1568,6 +1577,7 @@ mod tests {
             assert!(page.len() <= 2);
             after = Some(page.last().unwrap().cursor().unwrap());
             seen.extend(serials(page));
+            assert!(seen.len() <= 7, "pages repeat rows: {seen:?}");
         }
         assert_eq!(seen, ["1", "9", "2", "3", "4", "5", "6"]);
         db.close().await.unwrap();
