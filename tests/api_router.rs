@@ -71,6 +71,12 @@ async fn fixture() -> Fx {
 }
 
 async fn fixture_disabled(disabled: &[&str]) -> Fx {
+    fixture_with(disabled, true, |_| {}).await
+}
+
+/// The fixture with the state adjusted by `tweak` (auth key, `-require-auth`, `-mutual-tls-cn`);
+/// without `with_db` the server has no database (`Fx::db` is then a separate, unused one).
+async fn fixture_with(disabled: &[&str], with_db: bool, tweak: impl FnOnce(&mut AppState)) -> Fx {
     let ws = Workspace::with_tools(Tools::kpki());
     let req = CertificateRequest::from_json(
         br#"{"CN":"router test CA","names":[{"O":"kpki tests"}],"key":{"algo":"ecdsa","size":256}}"#,
@@ -84,7 +90,9 @@ async fn fixture_disabled(disabled: &[&str]) -> Fx {
     let ca = kpki::signer::Ca::new(ca_pem.as_bytes(), ss.key).expect("Ca::new");
     let config = Config::from_json(CONFIG.as_bytes()).expect("config");
     let db = CertDb::connect("sqlite::memory:").await.expect("memory db");
-    let state = Arc::new(AppState::new(Some(ca), config, Some(db.clone())));
+    let mut state = AppState::new(Some(ca), config, with_db.then(|| db.clone()));
+    tweak(&mut state);
+    let state = Arc::new(state);
     let disabled: Vec<String> = disabled.iter().map(|s| s.to_string()).collect();
     let app = kpki::api::router(state, &disabled);
     let ca_sum = summarize_cert_pem(&ca_pem);
@@ -146,6 +154,10 @@ impl Fx {
         let req = b
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
             .unwrap();
+        self.send(req).await
+    }
+
+    async fn send(&self, req: Request<Body>) -> Resp {
         let resp = self
             .app
             .clone()
@@ -163,6 +175,23 @@ impl Fx {
             headers,
             body,
         }
+    }
+
+    /// Sends a request as if it came on a connection with these facts (an mTLS client CN).
+    async fn call_conn(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        conn: kpki::api::ConnInfo,
+    ) -> Resp {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
+        req.extensions_mut().insert(conn);
+        self.send(req).await
     }
 
     async fn post(&self, path: &str, body: &Value) -> Resp {
@@ -1568,4 +1597,748 @@ async fn sign_subject_override_label_and_bad_csrs() {
     let (code, msg) = failure(&r, StatusCode::BAD_REQUEST);
     assert_eq!(code, 9300, "{msg}");
     assert_eq!(fx.db.count_certificates().await.unwrap(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// Authentication: -require-auth, replays, -mutual-tls-cn, the accept loop
+// ---------------------------------------------------------------------------
+
+/// The server-wide `-auth-key` used by the tests below (hex of 16 bytes, unlike the profile's).
+const SERVER_KEY_HEX: &str = "ffeeddccbbaa99887766554433221100";
+
+const TOKENS: &str = "/api/v1/kpki/tokens";
+const REVIEW_V1: &str = "/apis/authentication.k8s.io/v1/tokenreviews";
+const REVIEW_V1BETA1: &str = "/apis/authentication.k8s.io/v1beta1/tokenreviews";
+const V1: &str = "authentication.k8s.io/v1";
+const V1BETA1: &str = "authentication.k8s.io/v1beta1";
+
+/// Connection facts of a verified mTLS client with this CN.
+fn mtls(cn: &str) -> kpki::api::ConnInfo {
+    kpki::api::ConnInfo {
+        peer: None,
+        client_cn: Some(cn.to_string()),
+    }
+}
+
+/// `inner` wrapped in cfssl's authenticated-request envelope with `key`, timestamped now.
+fn wrapped(key: &[u8], inner: &Value) -> Value {
+    let inner = serde_json::to_vec(inner).unwrap();
+    serde_json::to_value(AuthenticatedRequest::wrap(key, &inner, unix_now())).unwrap()
+}
+
+fn bytes(v: &Value) -> Option<Vec<u8>> {
+    Some(serde_json::to_vec(v).unwrap())
+}
+
+#[tokio::test]
+async fn require_auth_refuses_anonymous_and_accepts_wrapped_or_mtls() {
+    const REQUIRED: &str = "authentication required: wrap the request with an auth key token or use a client certificate";
+    let key = hex::decode(SERVER_KEY_HEX).unwrap();
+    let fx = fixture_with(&[], true, |st| {
+        st.require_auth = true;
+        st.auth_key = Some(key.clone());
+    })
+    .await;
+    let csr = kpki_csr("ra.example", &["ra.example"]);
+    let sign_req = json!({"certificate_request": csr, "profile": "www"});
+
+    // Anonymous: 401 on every state-changing endpoint, nothing recorded.
+    let r = fx.post(SIGN, &sign_req).await;
+    assert_eq!(
+        failure(&r, StatusCode::UNAUTHORIZED),
+        (7100, REQUIRED.to_string())
+    );
+    let r = fx
+        .post(
+            NEWCERT,
+            &json!({"request": {"CN": "ra", "key": {"algo": "ecdsa", "size": 256}}}),
+        )
+        .await;
+    assert_eq!(
+        failure(&r, StatusCode::UNAUTHORIZED),
+        (7100, REQUIRED.to_string())
+    );
+    let r = fx
+        .post(
+            REVOKE,
+            &json!({"serial": "1", "authority_key_id": fx.aki, "reason": 1}),
+        )
+        .await;
+    assert_eq!(
+        failure(&r, StatusCode::UNAUTHORIZED),
+        (7100, REQUIRED.to_string())
+    );
+    assert_eq!(fx.db.count_certificates().await.unwrap(), 0);
+
+    // Wrapped with the server key: signed.
+    let r = fx.post(SIGN, &wrapped(&key, &sign_req)).await;
+    let c = fx
+        .check_issued(success(&r)["certificate"].as_str().unwrap(), "ra-wrapped")
+        .await;
+    // A verified client certificate stands in for the envelope.
+    let r = fx
+        .call_conn("POST", SIGN, bytes(&sign_req), mtls("admin"))
+        .await;
+    fx.check_issued(success(&r)["certificate"].as_str().unwrap(), "ra-mtls")
+        .await;
+    // Wrapped with another key: 401 "invalid token".
+    let other = json!({"certificate_request": kpki_csr("o.example", &[]), "profile": "www"});
+    let r = fx.post(SIGN, &wrapped(b"not the key", &other)).await;
+    assert_eq!(
+        failure(&r, StatusCode::UNAUTHORIZED),
+        (7100, "invalid token".to_string())
+    );
+    // A wrapped revocation goes through.
+    let r = fx
+        .post(
+            REVOKE,
+            &wrapped(
+                &key,
+                &json!({"serial": c.serial_decimal, "authority_key_id": fx.aki, "reason": "superseded"}),
+            ),
+        )
+        .await;
+    assert_eq!(success(&r), json!({}));
+    let rec = fx
+        .db
+        .get_certificate(&c.serial_decimal, &fx.aki)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((rec.status.as_str(), rec.reason), ("revoked", 4));
+    assert_eq!(fx.db.count_certificates().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn replayed_envelopes_are_refused_with_and_without_database() {
+    const REPLAYED: &str = "replayed request: this token was already used";
+    let key = hex::decode(AUTH_KEY_HEX).unwrap();
+    for with_db in [true, false] {
+        let fx = fixture_with(&[], with_db, |_| {}).await;
+        let csr = kpki_csr("replay.example", &["replay.example"]);
+        let env = wrapped(
+            &key,
+            &json!({"certificate_request": csr, "profile": "authed"}),
+        );
+        let r = fx.post(AUTHSIGN, &env).await;
+        let c = summarize_cert_pem(success(&r)["certificate"].as_str().unwrap());
+        assert_eq!(c.subject_cn().as_deref(), Some("replay.example"));
+        let r = fx.post(AUTHSIGN, &env).await;
+        assert_eq!(
+            failure(&r, StatusCode::UNAUTHORIZED),
+            (7100, REPLAYED.to_string()),
+            "db: {with_db}"
+        );
+        // The same token through /sign, or with a fresh timestamp (not covered by the HMAC).
+        let r = fx.post(SIGN, &env).await;
+        assert_eq!(
+            failure(&r, StatusCode::UNAUTHORIZED),
+            (7100, REPLAYED.to_string()),
+            "db: {with_db}"
+        );
+        let mut later = env.clone();
+        later["timestamp"] = json!(unix_now() + 1);
+        let r = fx.post(AUTHSIGN, &later).await;
+        assert_eq!(
+            failure(&r, StatusCode::UNAUTHORIZED),
+            (7100, REPLAYED.to_string()),
+            "db: {with_db}"
+        );
+        // Another request signed with the same key is not a replay.
+        let csr = kpki_csr("replay2.example", &["replay2.example"]);
+        let r = fx
+            .post(
+                SIGN,
+                &wrapped(
+                    &key,
+                    &json!({"certificate_request": csr, "profile": "authed"}),
+                ),
+            )
+            .await;
+        assert!(success(&r)["certificate"].is_string());
+        let want = if with_db { 2 } else { 0 };
+        assert_eq!(fx.db.count_certificates().await.unwrap(), want);
+    }
+}
+
+#[tokio::test]
+async fn mutual_tls_cn_refuses_other_client_names() {
+    let fx = fixture_with(&[], true, |st| {
+        st.mtls_cn = Some(regex::Regex::new(r"^good\.client$").unwrap());
+    })
+    .await;
+    let r = fx.call_conn("GET", HEALTH, None, mtls("evil.client")).await;
+    assert_eq!(
+        failure(&r, StatusCode::FORBIDDEN),
+        (403, "Invalid CN".to_string())
+    );
+    let csr = kpki_csr("cn.example", &["cn.example"]);
+    let r = fx
+        .call_conn(
+            "POST",
+            SIGN,
+            bytes(&json!({"certificate_request": csr})),
+            mtls("good.client.evil"),
+        )
+        .await;
+    assert_eq!(
+        failure(&r, StatusCode::FORBIDDEN),
+        (403, "Invalid CN".to_string())
+    );
+    assert_eq!(fx.db.count_certificates().await.unwrap(), 0);
+    let r = fx.call_conn("GET", HEALTH, None, mtls("good.client")).await;
+    assert_eq!(success(&r), json!({"healthy": true}));
+    // Without a client certificate there is no CN to check.
+    let r = fx.get(HEALTH).await;
+    assert_eq!(success(&r), json!({"healthy": true}));
+}
+
+#[tokio::test]
+async fn serve_answers_over_tcp_and_stops_on_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fx = fixture().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(kpki::api::serve(
+        listener,
+        None,
+        fx.app.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(
+            b"GET /api/v1/cfssl/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+        .await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        std::io::Result::Ok(buf)
+    };
+    let buf = tokio::time::timeout(std::time::Duration::from_secs(120), exchange)
+        .await
+        .expect("no answer from serve")
+        .expect("HTTP exchange with serve");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("\r\ncontent-type: application/json\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "\r\n\r\n{\"success\":true,\"result\":{\"healthy\":true},\"errors\":[],\"messages\":[]}\n"
+        ),
+        "{text}"
+    );
+    stop.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(120), server)
+        .await
+        .expect("serve did not stop")
+        .expect("serve task")
+        .expect("serve result");
+}
+
+// ---------------------------------------------------------------------------
+// Bootstrap tokens over HTTP, TokenReview, token gauges
+// ---------------------------------------------------------------------------
+
+/// Creates and stores a token made at `at` with this TTL (0 = never expires).
+async fn stored_token(
+    db: &CertDb,
+    at: ::time::OffsetDateTime,
+    ttl: ::time::Duration,
+    groups: &[&str],
+    usages: &[&str],
+) -> kpki::token::BootstrapToken {
+    let req = kpki::token::CreateRequest {
+        ttl,
+        groups: groups.iter().map(|s| s.to_string()).collect(),
+        usages: usages.iter().map(|s| s.to_string()).collect(),
+        description: String::new(),
+    };
+    let (tok, rec) = kpki::token::create(&req, at).expect("token::create");
+    db.insert_token(&rec).await.expect("insert_token");
+    tok
+}
+
+fn rfc3339(v: &Value) -> ::time::OffsetDateTime {
+    ::time::OffsetDateTime::parse(
+        v.as_str().unwrap_or_else(|| panic!("not a string: {v}")),
+        &::time::format_description::well_known::Rfc3339,
+    )
+    .unwrap_or_else(|e| panic!("not RFC 3339 ({e}): {v}"))
+}
+
+#[tokio::test]
+async fn tokens_over_http_need_auth_and_round_trip() {
+    const ANONYMOUS: &str = "authentication required: wrap the request with the server's -auth-key (HMAC, as authsign) or use an mTLS client certificate";
+    const PUBLIC_KEYS: [&str; 8] = [
+        "created",
+        "deleted",
+        "description",
+        "expires",
+        "groups",
+        "state",
+        "token_id",
+        "usages",
+    ];
+    let key = hex::decode(SERVER_KEY_HEX).unwrap();
+    let fx = fixture_with(&[], true, |st| st.auth_key = Some(key.clone())).await;
+
+    // Anonymous requests are refused even without -require-auth.
+    for (method, path, body) in [
+        ("POST", TOKENS.to_string(), Some(b"{}".to_vec())),
+        ("POST", TOKENS.to_string(), None),
+        ("GET", TOKENS.to_string(), None),
+        ("DELETE", format!("{TOKENS}/abcdef"), None),
+    ] {
+        let r = fx.call(method, &path, body, Some("application/json")).await;
+        assert_eq!(
+            failure(&r, StatusCode::UNAUTHORIZED),
+            (7100, ANONYMOUS.to_string()),
+            "{method} {path}"
+        );
+    }
+    assert!(fx.db.list_tokens().await.unwrap().is_empty());
+
+    // Created through an envelope signed with the server key.
+    let r = fx
+        .post(
+            TOKENS,
+            &wrapped(
+                &key,
+                &json!({"ttl": "1h", "description": "node a",
+                        "groups": ["system:bootstrappers:kpki:test"], "usages": ["authentication"]}),
+            ),
+        )
+        .await;
+    let t1 = success(&r);
+    let mut want_keys: Vec<&str> = PUBLIC_KEYS.to_vec();
+    want_keys.extend(["secret_yaml", "token"]);
+    want_keys.sort();
+    assert_eq!(keys(&t1), want_keys, "{t1}");
+    let tok1 = kpki::token::BootstrapToken::parse(t1["token"].as_str().unwrap()).unwrap();
+    let id1 = tok1.id.clone();
+    assert_eq!(t1["token_id"], id1.as_str());
+    assert_eq!(t1["state"], "active");
+    assert_eq!(t1["deleted"], Value::Null);
+    assert_eq!(t1["description"], "node a");
+    assert_eq!(t1["groups"], json!(["system:bootstrappers:kpki:test"]));
+    assert_eq!(t1["usages"], json!(["authentication"]));
+    assert_eq!(
+        rfc3339(&t1["expires"]) - rfc3339(&t1["created"]),
+        ::time::Duration::HOUR
+    );
+    let yaml = t1["secret_yaml"].as_str().unwrap();
+    assert!(
+        yaml.contains(&format!("  name: bootstrap-token-{id1}\n")),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains(&format!("  token-secret: \"{}\"\n", tok1.secret)),
+        "{yaml}"
+    );
+    let rec = fx.db.get_token(&id1).await.unwrap().expect("stored token");
+    assert_eq!(rec.secret_hash, kpki::token::hash_secret(&tok1.secret));
+
+    // Created by an mTLS client with an empty body: kubeadm's defaults.
+    let r = fx.call_conn("POST", TOKENS, None, mtls("admin")).await;
+    let t2 = success(&r);
+    let id2 = t2["token_id"].as_str().unwrap().to_string();
+    assert_eq!(t2["groups"], json!([kpki::token::DEFAULT_EXTRA_GROUP]));
+    assert_eq!(t2["usages"], json!(kpki::token::KNOWN_USAGES));
+    assert_eq!(t2["description"], "");
+    assert_eq!(
+        rfc3339(&t2["expires"]) - rfc3339(&t2["created"]),
+        ::time::Duration::DAY
+    );
+
+    // One that expired an hour ago.
+    let now = ::time::OffsetDateTime::now_utc();
+    let old = stored_token(
+        &fx.db,
+        now - ::time::Duration::HOUR * 2,
+        ::time::Duration::HOUR,
+        &[],
+        &["authentication"],
+    )
+    .await;
+
+    let states = |v: &Value| -> Vec<(String, String)> {
+        let mut s: Vec<(String, String)> = v["tokens"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no token list: {v}"))
+            .iter()
+            .map(|t| {
+                assert_eq!(keys(t), PUBLIC_KEYS, "a listed token shows more: {t}");
+                (
+                    t["token_id"].as_str().unwrap().to_string(),
+                    t["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        s.sort();
+        s
+    };
+    let sorted = |mut v: Vec<(String, String)>| {
+        v.sort();
+        v
+    };
+    let r = fx
+        .call(
+            "GET",
+            TOKENS,
+            bytes(&wrapped(&key, &json!({"list": 1}))),
+            None,
+        )
+        .await;
+    assert_eq!(
+        states(&success(&r)),
+        sorted(vec![
+            (id1.clone(), "active".into()),
+            (id2.clone(), "active".into()),
+            (old.id.clone(), "expired".into()),
+        ])
+    );
+
+    // A signed delete names its token: a signature for another id is refused.
+    let r = fx
+        .call(
+            "DELETE",
+            &format!("{TOKENS}/{id1}"),
+            bytes(&wrapped(&key, &json!({"id": id2}))),
+            None,
+        )
+        .await;
+    assert_eq!(
+        failure(&r, StatusCode::BAD_REQUEST),
+        (
+            400,
+            "the signed request names another token id than the URL".to_string()
+        )
+    );
+    assert!(
+        fx.db
+            .get_token(&id2)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    let r = fx
+        .call(
+            "DELETE",
+            &format!("{TOKENS}/{id1}"),
+            bytes(&wrapped(&key, &json!({"id": id1}))),
+            None,
+        )
+        .await;
+    assert_eq!(success(&r), json!({"deleted": id1}));
+    let r = fx
+        .call_conn("DELETE", &format!("{TOKENS}/{id1}"), None, mtls("admin"))
+        .await;
+    assert_eq!(
+        failure(&r, StatusCode::NOT_FOUND),
+        (11200, format!("no active bootstrap token with id {id1:?}"))
+    );
+    let r = fx
+        .call_conn("DELETE", &format!("{TOKENS}/ABCDEF"), None, mtls("admin"))
+        .await;
+    assert_eq!(
+        failure(&r, StatusCode::BAD_REQUEST),
+        (400, "token id must be [a-z0-9]{6}".to_string())
+    );
+    let r = fx.call_conn("GET", TOKENS, None, mtls("admin")).await;
+    let listed = success(&r);
+    assert_eq!(
+        states(&listed),
+        sorted(vec![
+            (id1.clone(), "deleted".into()),
+            (id2.clone(), "active".into()),
+            (old.id.clone(), "expired".into()),
+        ])
+    );
+    let deleted = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["token_id"] == id1.as_str())
+        .unwrap();
+    rfc3339(&deleted["deleted"]);
+}
+
+/// A successful TokenReview answer.
+fn review(version: &str, status: Value) -> Value {
+    json!({"apiVersion": version, "kind": "TokenReview",
+           "metadata": {"creationTimestamp": null}, "spec": {}, "status": status})
+}
+
+/// A Kubernetes `Status` failure.
+fn k8s_failure(code: u16, reason: &str, message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": message, "reason": reason, "code": code})
+}
+
+#[track_caller]
+fn k8s_json(r: &Resp, status: StatusCode) -> Value {
+    assert_eq!(r.status, status, "{}", r.describe());
+    assert_eq!(r.content_type(), "application/json", "{}", r.describe());
+    r.json()
+}
+
+#[tokio::test]
+async fn tokenreview_v1_and_v1beta1() {
+    let fx = fixture().await;
+    let now = ::time::OffsetDateTime::now_utc();
+    let tok = stored_token(
+        &fx.db,
+        now,
+        ::time::Duration::HOUR,
+        &["system:bootstrappers:kpki:nodes"],
+        &["authentication", "signing"],
+    )
+    .await;
+    let good = tok.to_string();
+    let authenticated = json!({"authenticated": true, "user": {
+        "username": format!("system:bootstrap:{}", tok.id),
+        "groups": ["system:bootstrappers", "system:bootstrappers:kpki:nodes"]}});
+    let refused = json!({"authenticated": false});
+    let wrong_secret = format!("{}.{}", tok.id, "0".repeat(16));
+    for (path, body, version, status) in [
+        (
+            REVIEW_V1,
+            json!({"apiVersion": V1, "kind": "TokenReview",
+                   "spec": {"token": good, "audiences": ["https://kubernetes.default.svc"]}}),
+            V1,
+            &authenticated,
+        ),
+        (
+            REVIEW_V1BETA1,
+            json!({"spec": {"token": good}}),
+            V1BETA1,
+            &authenticated,
+        ),
+        // The body's apiVersion wins over the path's.
+        (
+            REVIEW_V1,
+            json!({"apiVersion": V1BETA1, "spec": {"token": good}}),
+            V1BETA1,
+            &authenticated,
+        ),
+        (
+            REVIEW_V1BETA1,
+            json!({"apiVersion": V1, "kind": "TokenReview", "spec": {"token": good}}),
+            V1,
+            &authenticated,
+        ),
+        (
+            REVIEW_V1,
+            json!({"spec": {"token": wrong_secret}}),
+            V1,
+            &refused,
+        ),
+        (REVIEW_V1, json!({"spec": {"token": "junk"}}), V1, &refused),
+        (REVIEW_V1BETA1, json!({}), V1BETA1, &refused),
+    ] {
+        let r = fx.post(path, &body).await;
+        assert_eq!(
+            k8s_json(&r, StatusCode::OK),
+            review(version, status.clone()),
+            "{path} {body}"
+        );
+    }
+
+    let bad: [(&[u8], &str); 11] = [
+        (b"not json", "the body is not a JSON TokenReview"),
+        (b"", "the body is not a JSON TokenReview"),
+        (b"[]", "the body must be a JSON object (a TokenReview)"),
+        (
+            br#"{"apiVersion": 1}"#,
+            "apiVersion and kind must be strings",
+        ),
+        (br#"{"kind": true}"#, "apiVersion and kind must be strings"),
+        (br#"{"spec": "x"}"#, "spec must be an object"),
+        (br#"{"spec": {"token": 5}}"#, "spec.token must be a string"),
+        (
+            br#"{"spec": {"token": "x", "audiences": "a"}}"#,
+            "spec.audiences must be a list of strings",
+        ),
+        (
+            br#"{"spec": {"token": "x", "audiences": ["a", 1]}}"#,
+            "spec.audiences must be a list of strings",
+        ),
+        (
+            br#"{"apiVersion": "authentication.k8s.io/v2"}"#,
+            "unsupported apiVersion \"authentication.k8s.io/v2\" (want authentication.k8s.io/v1 or v1beta1)",
+        ),
+        (br#"{"kind": "Secret"}"#, "kind must be TokenReview"),
+    ];
+    for (body, message) in bad {
+        let r = fx
+            .call(
+                "POST",
+                REVIEW_V1,
+                Some(body.to_vec()),
+                Some("application/json"),
+            )
+            .await;
+        assert_eq!(
+            k8s_json(&r, StatusCode::BAD_REQUEST),
+            k8s_failure(400, "BadRequest", message),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+
+    // With -require-auth only an mTLS client (kube-apiserver) may ask.
+    let fx = fixture_with(&[], true, |st| st.require_auth = true).await;
+    let tok = stored_token(
+        &fx.db,
+        now,
+        ::time::Duration::HOUR,
+        &[],
+        &["authentication"],
+    )
+    .await;
+    let body = json!({"apiVersion": V1, "kind": "TokenReview", "spec": {"token": tok.to_string()}});
+    let r = fx.post(REVIEW_V1, &body).await;
+    assert_eq!(
+        k8s_json(&r, StatusCode::UNAUTHORIZED),
+        k8s_failure(401, "Unauthorized", "a client certificate is required")
+    );
+    let r = fx
+        .call_conn("POST", REVIEW_V1, bytes(&body), mtls("kube-apiserver"))
+        .await;
+    assert_eq!(
+        k8s_json(&r, StatusCode::OK),
+        review(
+            V1,
+            json!({"authenticated": true, "user": {
+                "username": format!("system:bootstrap:{}", tok.id),
+                "groups": ["system:bootstrappers"]}})
+        )
+    );
+}
+
+#[tokio::test]
+async fn metrics_bootstrap_token_gauges() {
+    let fx = fixture().await;
+    let gauge = |text: &str, name: &str| -> Option<String> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .map(str::to_string)
+    };
+    // No tokens: the count is 0 and there is no earliest expiry.
+    let text = fx.get("/metrics").await.text();
+    assert!(
+        text.contains(
+            "# TYPE kpki_bootstrap_tokens_active gauge\nkpki_bootstrap_tokens_active 0\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE kpki_bootstrap_token_earliest_expiry_seconds gauge\n"),
+        "{text}"
+    );
+    assert_eq!(
+        gauge(&text, "kpki_bootstrap_token_earliest_expiry_seconds"),
+        None,
+        "{text}"
+    );
+
+    let now = ::time::OffsetDateTime::now_utc();
+    let h = ::time::Duration::HOUR;
+    let usages = ["authentication"];
+    for ttl in [h, h * 2, ::time::Duration::ZERO] {
+        stored_token(&fx.db, now, ttl, &[], &usages).await;
+    }
+    let deleted = stored_token(&fx.db, now, h / 2, &[], &usages).await;
+    assert!(fx.db.delete_token(&deleted.id).await.unwrap());
+    stored_token(&fx.db, now - h * 3, h, &[], &usages).await; // expired 2h ago
+
+    let text = fx.get("/metrics").await.text();
+    assert_eq!(
+        gauge(&text, "kpki_bootstrap_tokens_active").as_deref(),
+        Some("3"),
+        "active: the 1h, 2h and never-expiring tokens\n{text}"
+    );
+    let earliest: f64 = gauge(&text, "kpki_bootstrap_token_earliest_expiry_seconds")
+        .unwrap_or_else(|| panic!("no earliest token expiry:\n{text}"))
+        .parse()
+        .unwrap();
+    assert!(
+        (3000.0..=3600.0).contains(&earliest),
+        "earliest token expiry {earliest}s, expected the 1h token's\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn revoke_reason_forms_and_missing_fields() {
+    let fx = fixture().await;
+    let mut serials = Vec::new();
+    for i in 0..2 {
+        let cn = format!("rr{i}.example");
+        let r = fx
+            .post(
+                SIGN,
+                &json!({"certificate_request": kpki_csr(&cn, &[&cn]), "profile": "www"}),
+            )
+            .await;
+        serials
+            .push(summarize_cert_pem(success(&r)["certificate"].as_str().unwrap()).serial_decimal);
+    }
+    let status = |serial: String| {
+        let db = fx.db.clone();
+        let aki = fx.aki.clone();
+        async move {
+            let rec = db.get_certificate(&serial, &aki).await.unwrap().unwrap();
+            (rec.status, rec.reason)
+        }
+    };
+    // No reason at all: revoked as "unspecified" (0).
+    let r = fx
+        .post(
+            REVOKE,
+            &json!({"serial": serials[0], "authority_key_id": fx.aki}),
+        )
+        .await;
+    assert_eq!(success(&r), json!({}));
+    assert_eq!(status(serials[0].clone()).await, ("revoked".to_string(), 0));
+    // Neither a string nor a number.
+    for reason in [json!({"code": 1}), json!([1]), json!(true)] {
+        let r = fx
+            .post(
+                REVOKE,
+                &json!({"serial": serials[1], "authority_key_id": fx.aki, "reason": reason}),
+            )
+            .await;
+        assert_eq!(
+            failure(&r, StatusCode::BAD_REQUEST),
+            (400, "Invalid reason code".to_string()),
+            "{reason}"
+        );
+    }
+    let r = fx.post(REVOKE, &json!({"serial": serials[1]})).await;
+    assert_eq!(
+        failure(&r, StatusCode::BAD_REQUEST),
+        (
+            400,
+            "authority key id is required but not provided".to_string()
+        )
+    );
+    assert_eq!(status(serials[1].clone()).await, ("good".to_string(), 0));
+    let r = fx
+        .post(
+            REVOKE,
+            &json!({"serial": serials[1], "authority_key_id": fx.aki, "reason": 9}),
+        )
+        .await;
+    assert_eq!(success(&r), json!({}));
+    assert_eq!(status(serials[1].clone()).await, ("revoked".to_string(), 9));
 }

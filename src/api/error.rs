@@ -160,5 +160,25 @@ mod tests {
             status_of(&Error::Unauthorized("x".into())),
             StatusCode::UNAUTHORIZED
         );
+        assert_eq!(status_of(&Error::new(6000, "x")), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            status_of(&Error::Internal("x".into())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    #[tokio::test]
+    async fn panic_response_is_a_500_envelope() {
+        let r = panic_response(Box::new("boom"));
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(r.extensions().get::<ErrorCode>().map(|c| c.0), Some(0));
+        let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(
+            &body[..],
+            b"{\"success\":false,\"result\":null,\"errors\":[{\"code\":0,\"message\":\"internal error\"}],\"messages\":[]}\n"
+        );
     }
 }

@@ -163,3 +163,62 @@ pub async fn handle(State(st): State<Shared>) -> Response {
     let text = st.metrics.render(earliest, &tokens);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_counts_buckets_sum_and_errors() {
+        let m = Metrics::default();
+        m.issued("www");
+        m.issued("");
+        m.issued("www");
+        m.issued("a\"b");
+        // Binary fractions, so the sum prints exactly.
+        m.observe("/x", 0.0009765625, None);
+        m.observe("/x", 0.0625, Some(5400));
+        m.observe("/x", 0.25, Some(9002));
+        m.observe("/x", 8.0, Some(9002));
+        let want = "\
+# HELP kpki_certificates_issued_total Certificates issued, by profile.
+# TYPE kpki_certificates_issued_total counter
+kpki_certificates_issued_total{profile=\"a_b\"} 1
+kpki_certificates_issued_total{profile=\"default\"} 1
+kpki_certificates_issued_total{profile=\"www\"} 2
+# HELP kpki_errors_total Failed requests, by cfssl error code.
+# TYPE kpki_errors_total counter
+kpki_errors_total{code=\"5400\"} 1
+kpki_errors_total{code=\"9002\"} 2
+# HELP kpki_request_duration_seconds Request latency.
+# TYPE kpki_request_duration_seconds histogram
+kpki_request_duration_seconds_bucket{le=\"0.0005\"} 0
+kpki_request_duration_seconds_bucket{le=\"0.001\"} 1
+kpki_request_duration_seconds_bucket{le=\"0.0025\"} 1
+kpki_request_duration_seconds_bucket{le=\"0.005\"} 1
+kpki_request_duration_seconds_bucket{le=\"0.01\"} 1
+kpki_request_duration_seconds_bucket{le=\"0.025\"} 1
+kpki_request_duration_seconds_bucket{le=\"0.05\"} 1
+kpki_request_duration_seconds_bucket{le=\"0.1\"} 2
+kpki_request_duration_seconds_bucket{le=\"0.25\"} 3
+kpki_request_duration_seconds_bucket{le=\"0.5\"} 3
+kpki_request_duration_seconds_bucket{le=\"1\"} 3
+kpki_request_duration_seconds_bucket{le=\"5\"} 3
+kpki_request_duration_seconds_bucket{le=\"+Inf\"} 4
+kpki_request_duration_seconds_sum 8.3134765625
+kpki_request_duration_seconds_count 4
+# HELP kpki_earliest_expiry_seconds Seconds until the earliest notAfter among valid certificates.
+# TYPE kpki_earliest_expiry_seconds gauge
+kpki_earliest_expiry_seconds 12.5
+extra 1
+";
+        assert_eq!(m.render(Some(12.5), "extra 1\n"), want);
+        // Without a valid certificate there is no expiry sample.
+        let empty = Metrics::default().render(None, "");
+        assert!(
+            empty.ends_with("# TYPE kpki_earliest_expiry_seconds gauge\n"),
+            "{empty}"
+        );
+        assert!(empty.contains("kpki_request_duration_seconds_count 0\n"));
+    }
+}

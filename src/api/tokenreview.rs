@@ -97,12 +97,23 @@ async fn handle(
             "a client certificate is required",
         );
     }
-    let Ok(bytes) = axum::body::to_bytes(b, super::body::LIMIT).await else {
-        return failure(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            "request body too large",
-        );
+    let bytes = match super::body::read_bytes(b).await {
+        Ok(bytes) => bytes,
+        Err(super::body::Unread::TooLarge) => {
+            return failure(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "request body too large",
+            );
+        }
+        // A client that stalls mid-body is let go, as on every other endpoint.
+        Err(super::body::Unread::TooSlow) => {
+            return failure(
+                StatusCode::REQUEST_TIMEOUT,
+                "Timeout",
+                "the request body was not received in time",
+            );
+        }
     };
     let req = match serde_json::from_slice::<Value>(&bytes) {
         Ok(v) => v,
@@ -188,4 +199,53 @@ async fn handle(
             "status": status,
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    /// kube-apiserver's webhook (or anyone, without -require-auth) that stalls mid-body gets a
+    /// 408 Status at the body deadline; the task is not held forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_body_is_a_408_status_at_the_deadline() {
+        let state = std::sync::Arc::new(crate::api::AppState::new(
+            None,
+            crate::config::Config::from_json(br#"{"signing":{"default":{"expiry":"1h"}}}"#)
+                .unwrap(),
+            None,
+        ));
+        let app = crate::api::router(state, &[]);
+        for path in [
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            "/apis/authentication.k8s.io/v1beta1/tokenreviews",
+        ] {
+            let req = axum::http::Request::post(path)
+                .body(axum::body::Body::new(super::super::body::Stalled))
+                .unwrap();
+            let start = tokio::time::Instant::now();
+            // Bounded: without a deadline on the body this would wait forever.
+            let resp = tokio::time::timeout(
+                2 * super::super::body::BODY_DEADLINE,
+                app.clone().oneshot(req),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{path}: no answer at the body deadline"))
+            .unwrap();
+            assert_eq!(start.elapsed(), super::super::body::BODY_DEADLINE, "{path}");
+            assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT, "{path}");
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                v,
+                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                       "message": "the request body was not received in time",
+                       "reason": "Timeout", "code": 408}),
+                "{path}"
+            );
+        }
+    }
 }
