@@ -30,6 +30,10 @@ fn main() {
             .iter()
             .any(|flag| rustflags.contains(flag));
     let list = Path::new(&var("CARGO_MANIFEST_DIR")).join("scripts/symbol-order.txt");
+    // The list's absolute path is watched too: the path handed to the linker is absolute, and a
+    // target directory shared by two checkouts (or a moved checkout) would otherwise keep the
+    // first checkout's path after it is gone, and the link would fail.
+    println!("cargo:rerun-if-changed={}", list.display());
     if wanted && list.is_file() {
         let list = list.display();
         println!("cargo:rustc-link-arg-bin=kpki=-Wl,--symbol-ordering-file={list}");
