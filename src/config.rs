@@ -808,4 +808,116 @@ mod tests {
             assert!(p.is_local());
         }
     }
+
+    fn path_len_of(is_ca_json: &str) -> Option<u32> {
+        let c = one_profile(&format!(
+            r#"{{"usages":["cert sign","crl sign"],"expiry":"1h","ca_constraint":{is_ca_json}}}"#
+        ))
+        .unwrap();
+        c.signing.profile("p").unwrap().ca_constraint.path_len()
+    }
+
+    #[test]
+    fn path_len_follows_cfssls_max_path_len_rules() {
+        // A positive max_path_len is written as is.
+        assert_eq!(path_len_of(r#"{"is_ca":true,"max_path_len":1}"#), Some(1));
+        assert_eq!(path_len_of(r#"{"is_ca":true,"max_path_len":2}"#), Some(2));
+        // 0 without max_path_len_zero means "no limit" (Go's MaxPathLen 0 + MaxPathLenZero false).
+        assert_eq!(path_len_of(r#"{"is_ca":true,"max_path_len":0}"#), None);
+        assert_eq!(path_len_of(r#"{"is_ca":true}"#), None);
+        // 0 with max_path_len_zero is an explicit pathLenConstraint of 0.
+        assert_eq!(
+            path_len_of(r#"{"is_ca":true,"max_path_len":0,"max_path_len_zero":true}"#),
+            Some(0)
+        );
+        // Negative (Go's -1 = unset) is "no limit", also with max_path_len_zero unset.
+        assert_eq!(path_len_of(r#"{"is_ca":true,"max_path_len":-1}"#), None);
+        // A positive value wins over max_path_len_zero.
+        assert_eq!(
+            path_len_of(r#"{"is_ca":true,"max_path_len":3,"max_path_len_zero":true}"#),
+            Some(3)
+        );
+        // Values beyond u32 are clamped rather than wrapped.
+        let huge = CaConstraint {
+            is_ca: true,
+            max_path_len: 1 << 40,
+            max_path_len_zero: false,
+        };
+        assert_eq!(huge.path_len(), Some(u32::MAX));
+        // No ca_constraint at all: not a CA, no limit.
+        let c = one_profile(r#"{"usages":["server auth"],"expiry":"1h"}"#).unwrap();
+        let p = c.signing.profile("p").unwrap();
+        assert_eq!(p.ca_constraint, CaConstraint::default());
+        assert_eq!(p.ca_constraint.path_len(), None);
+    }
+
+    #[test]
+    fn duplicate_and_synonym_ekus_are_written_once() {
+        let c = one_profile(
+            r#"{"usages":["s/mime","email protection","server auth","server auth","signing","digital signature"],"expiry":"1h"}"#,
+        )
+        .unwrap();
+        let p = c.signing.profile("p").unwrap();
+        assert_eq!(
+            p.ext_key_usages,
+            [
+                &[1u64, 3, 6, 1, 5, 5, 7, 3, 4][..],
+                &[1, 3, 6, 1, 5, 5, 7, 3, 1]
+            ]
+        );
+        assert_eq!(p.key_usage, ku::DIGITAL_SIGNATURE);
+        assert_eq!(p.usages.len(), 6, "usages are kept as configured");
+    }
+
+    #[test]
+    fn expiry_must_be_positive_and_backdate_defaults_to_5m() {
+        for bad in ["0s", "-1h"] {
+            let e = one_profile(&format!(r#"{{"usages":["server auth"],"expiry":"{bad}"}}"#))
+                .unwrap_err();
+            assert_eq!(e.code(), 5200);
+            assert!(e.message().contains("positive"), "{bad}: {}", e.message());
+        }
+        let c = one_profile(r#"{"usages":["server auth"],"expiry":"1h"}"#).unwrap();
+        assert_eq!(
+            c.signing.profile("p").unwrap().backdate,
+            Duration::minutes(5)
+        );
+        let c =
+            one_profile(r#"{"usages":["server auth"],"expiry":"1h","backdate":"1h30m"}"#).unwrap();
+        assert_eq!(
+            c.signing.profile("p").unwrap().backdate,
+            Duration::minutes(90)
+        );
+    }
+
+    #[test]
+    fn file_auth_keys_are_trimmed_and_empty_keys_rejected() {
+        let mut c = Config::from_json(br#"{"signing":{"default":{"expiry":"1h"}},"auth_keys":{"k":{"type":"standard","key":"file:/run/k"}}}"#).unwrap();
+        c.resolve_auth_keys(|r| {
+            assert_eq!(r, "file:/run/k", "the reference is passed as written");
+            Ok(" 0a0B\n".into())
+        })
+        .unwrap();
+        assert_eq!(c.auth_keys["k"].key, "0a0B");
+        assert_eq!(c.auth_key_bytes("k"), Some(vec![0x0a, 0x0b]));
+        assert_eq!(c.auth_key_bytes("nope"), None);
+        // A plain hex key is used as is, without calling the reader.
+        let mut c = Config::from_json(br#"{"signing":{"default":{"expiry":"1h"}},"auth_keys":{"k":{"type":"standard","key":"0102"}}}"#).unwrap();
+        c.resolve_auth_keys(|_| unreachable!()).unwrap();
+        assert_eq!(c.auth_key_bytes("k"), Some(vec![1, 2]));
+        let mut c = Config::from_json(br#"{"signing":{"default":{"expiry":"1h"}},"auth_keys":{"k":{"type":"standard","key":""}}}"#).unwrap();
+        let e = c.resolve_auth_keys(|_| unreachable!()).unwrap_err();
+        assert_eq!(e.code(), 5200);
+        assert!(
+            e.message().contains("standard auth provider"),
+            "{}",
+            e.message()
+        );
+        // Errors from the reader (missing env var, unreadable file) propagate.
+        let mut c = Config::from_json(br#"{"signing":{"default":{"expiry":"1h"}},"auth_keys":{"k":{"type":"standard","key":"env:NOPE"}}}"#).unwrap();
+        let e = c
+            .resolve_auth_keys(|_| Err(Error::policy("no such variable")))
+            .unwrap_err();
+        assert_eq!(e.message(), "no such variable");
+    }
 }

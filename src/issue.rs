@@ -568,4 +568,206 @@ mod tests {
             );
         }
     }
+
+    fn sign_with(ca: &Ca, csr_pem: &str, over: SignRequest) -> Issued {
+        let signing = crate::profiles::builtin().signing;
+        sign(
+            ca,
+            &signing,
+            &SignRequest {
+                csr_pem: csr_pem.as_bytes().to_vec(),
+                ..over
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sign_applies_hosts_and_subject_overrides_like_cfssl_sign() {
+        use x509_parser::prelude::*;
+        let ca = test_ca();
+        let req =
+            CertificateRequest::from_json(br#"{"CN":"from-csr","hosts":["csr.example"]}"#).unwrap();
+        let csr_pem = crate::csr::generate(&req).unwrap().csr_pem;
+        // No override: SANs and CN come from the CSR; profile and label are recorded.
+        let i = sign_with(
+            &ca,
+            &csr_pem,
+            SignRequest {
+                profile: "server".into(),
+                label: "primary".into(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(i.dns_sans, ["csr.example"]);
+        assert_eq!(i.common_name, "from-csr");
+        assert_eq!(
+            (i.profile.as_str(), i.label.as_str()),
+            ("server", "primary")
+        );
+        assert!(i.warnings.is_empty(), "sign never warns about hosts");
+        let (_, c) = X509Certificate::from_der(&i.cert_der).unwrap();
+        assert_eq!(
+            crate::signer::first_certificate_der(i.cert_pem.as_bytes()).unwrap(),
+            i.cert_der
+        );
+        assert_eq!(
+            c.validity().not_before.timestamp(),
+            i.not_before.unix_timestamp()
+        );
+        assert_eq!(
+            c.validity().not_after.timestamp(),
+            i.not_after.unix_timestamp()
+        );
+        assert_eq!(i.aki, ca.aki_hex());
+        // -hostname replaces the CSR's SANs entirely.
+        let i = sign_with(
+            &ca,
+            &csr_pem,
+            SignRequest {
+                hosts: Some(vec!["over.example".into(), "10.0.0.1".into()]),
+                ..Default::default()
+            },
+        );
+        assert_eq!(i.dns_sans, ["over.example"]);
+        let (_, c) = X509Certificate::from_der(&i.cert_der).unwrap();
+        let san = c.subject_alternative_name().unwrap().unwrap().value;
+        assert_eq!(san.general_names.len(), 2, "{san:?}");
+        // An empty host list removes them.
+        let i = sign_with(
+            &ca,
+            &csr_pem,
+            SignRequest {
+                hosts: Some(vec![]),
+                ..Default::default()
+            },
+        );
+        assert!(i.dns_sans.is_empty());
+        let (_, c) = X509Certificate::from_der(&i.cert_der).unwrap();
+        assert!(c.subject_alternative_name().unwrap().is_none());
+        // A SUBJECT file's CN replaces the CSR's.
+        let i = sign_with(
+            &ca,
+            &csr_pem,
+            SignRequest {
+                subject: Some(CertificateRequest::from_json(br#"{"CN":"overridden"}"#).unwrap()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(i.common_name, "overridden");
+        assert_eq!(i.profile, "", "the default profile is recorded as \"\"");
+    }
+
+    #[test]
+    fn sign_rejects_what_is_not_a_csr() {
+        let ca = test_ca();
+        let signing = crate::profiles::builtin().signing;
+        let e = sign(
+            &ca,
+            &signing,
+            &SignRequest {
+                csr_pem: ca.cert_der.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code() / 100, 90, "a CSR error: {}", e.to_json());
+        // An unknown profile fails before the CSR is looked at.
+        let e = sign(
+            &ca,
+            &signing,
+            &SignRequest {
+                profile: "nope".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), 5400);
+    }
+
+    #[test]
+    fn gencert_warns_when_hosts_are_absent_or_empty_only() {
+        let ca = test_ca();
+        let signing = crate::profiles::builtin().signing;
+        for (json, warns) in [
+            (&br#"{"CN":"a"}"#[..], true),
+            (br#"{"CN":"a","hosts":[]}"#, true),
+            (br#"{"CN":"a","hosts":null}"#, true),
+            (br#"{"CN":"a","hosts":["a.example"]}"#, false),
+            // cfssl: `hosts: [""]` counts as non-empty (no warning).
+            (br#"{"CN":"a","hosts":[""]}"#, false),
+        ] {
+            let req = CertificateRequest::from_json(json).unwrap();
+            let nc = new_cert(&ca, &signing, &req, "client", "").unwrap();
+            let want = if warns { vec![hosts_warning()] } else { vec![] };
+            assert_eq!(
+                nc.issued.warnings,
+                want,
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+            assert!(nc.key_pem.contains("PRIVATE KEY"), "{}", nc.key_pem);
+            assert!(
+                nc.csr_pem
+                    .starts_with("-----BEGIN CERTIFICATE REQUEST-----")
+            );
+            assert_eq!(
+                crate::csr::parse_pem(nc.csr_pem.as_bytes())
+                    .unwrap()
+                    .spki_der,
+                crate::csr::parse_own_der(&nc.csr_der).unwrap().spki_der
+            );
+        }
+    }
+
+    #[test]
+    fn initca_with_an_existing_key_keeps_it() {
+        use x509_parser::prelude::*;
+        let key = PrivateKey::generate(crate::keys::KeyAlgo::EcdsaP256).unwrap();
+        let spki = key.spki_der();
+        let req = CertificateRequest::from_json(br#"{"CN":"re-keyed CA"}"#).unwrap();
+        let ss = init_ca(&req, Some(key)).unwrap();
+        assert_eq!(ss.key.spki_der(), spki);
+        let (_, c) = X509Certificate::from_der(&ss.cert_der).unwrap();
+        assert_eq!(c.public_key().raw, spki.as_slice());
+        assert_eq!(c.serial.to_string(), ss.serial);
+        assert!(c.basic_constraints().unwrap().unwrap().value.ca);
+        assert_eq!(c.subject().as_raw(), c.issuer().as_raw(), "self-signed");
+        c.verify_signature(None).unwrap();
+        assert!(
+            ss.csr_pem
+                .starts_with("-----BEGIN CERTIFICATE REQUEST-----")
+        );
+        // A subject from names alone is enough.
+        init_ca(
+            &CertificateRequest::from_json(br#"{"names":[{"O":"only-o"}]}"#).unwrap(),
+            None,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn selfsign_uses_the_given_profiles_expiry_and_usages() {
+        use x509_parser::prelude::*;
+        let c = crate::config::Config::from_json(
+            br#"{"signing":{"profiles":{"p":{"usages":["signing","client auth"],"expiry":"3h"}}}}"#,
+        )
+        .unwrap();
+        let req =
+            CertificateRequest::from_json(br#"{"CN":"self","hosts":["self.example"]}"#).unwrap();
+        let ss = self_sign(&req, Some(c.signing.profile("p").unwrap())).unwrap();
+        let (_, cert) = X509Certificate::from_der(&ss.cert_der).unwrap();
+        let v = cert.validity();
+        assert_eq!(v.not_after.timestamp() - v.not_before.timestamp(), 3 * 3600);
+        let ekus = cert.extended_key_usage().unwrap().unwrap().value;
+        assert!(ekus.client_auth && !ekus.server_auth);
+        assert!(!cert.basic_constraints().unwrap().unwrap().value.ca);
+        cert.verify_signature(None).unwrap();
+        let san = cert.subject_alternative_name().unwrap().unwrap().value;
+        assert_eq!(
+            san.general_names,
+            [GeneralName::DNSName("self.example")],
+            "SANs from the CSR hosts"
+        );
+    }
 }
