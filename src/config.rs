@@ -86,12 +86,12 @@ pub struct CaConstraint {
 impl CaConstraint {
     /// The pathLenConstraint to write, if any.
     pub fn path_len(&self) -> Option<u32> {
-        if self.max_path_len > 0 {
-            Some(self.max_path_len.min(u32::MAX as i64) as u32)
-        } else if self.max_path_len_zero {
-            Some(0)
-        } else {
-            None
+        match self.max_path_len {
+            n if n > 0 => Some(n.min(u32::MAX as i64) as u32),
+            // cfssl compat: max_path_len_zero only counts with max_path_len 0 (cfssl copies it to
+            // Go's MaxPathLenZero only then); a negative length is "no limit" either way.
+            0 if self.max_path_len_zero => Some(0),
+            _ => None,
         }
     }
 }
@@ -832,6 +832,11 @@ mod tests {
         );
         // Negative (Go's -1 = unset) is "no limit", also with max_path_len_zero unset.
         assert_eq!(path_len_of(r#"{"is_ca":true,"max_path_len":-1}"#), None);
+        // ... and with max_path_len_zero set too (Go writes no pathLenConstraint for -1).
+        assert_eq!(
+            path_len_of(r#"{"is_ca":true,"max_path_len":-1,"max_path_len_zero":true}"#),
+            None
+        );
         // A positive value wins over max_path_len_zero.
         assert_eq!(
             path_len_of(r#"{"is_ca":true,"max_path_len":3,"max_path_len_zero":true}"#),

@@ -9,7 +9,7 @@ use crate::error::{CodedMessage, Error, Result};
 use crate::keys::{PrivateKey, pem_encode};
 use crate::policy::{self, Overrides};
 use crate::signer::{self, Ca};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 /// A signing request, as cfssl's `sign` command and `/sign` endpoint take it.
 #[derive(Debug, Clone, Default)]
@@ -225,18 +225,17 @@ pub fn renew_ca(ca: &Ca) -> Result<String> {
 
 /// `selfsign`: a self-signed leaf under `profile` (the built-in default lasts 2190h, as cfssl).
 pub fn self_sign(req: &CertificateRequest, profile: Option<&SigningProfile>) -> Result<SelfSigned> {
-    let default = SigningProfile::cfssl_default();
-    let (p, expiry) = match profile {
-        Some(p) => (p, p.expiry),
-        None => (&default, Duration::hours(2190)),
-    };
+    // cfssl compat: without a profile, the built-in default with a 2190h lifetime.
+    let mut default = SigningProfile::cfssl_default();
+    default.expiry = policy::SELFSIGN_EXPIRY;
+    let p = profile.unwrap_or(&default);
     let key = PrivateKey::generate(req.key_algo()?)?;
     let (csr_der, csr_pem) = csr::csr_for_key(req, &key)?;
     let parsed = csr::parse_own_der(&csr_der)?;
     // cfssl compat: selfsign serials are uniform below 2^63.
     let mut serial = signer::new_serial()?[..8].to_vec();
     serial[0] &= 0x7f;
-    let t = policy::selfsign_template(p, &parsed, OffsetDateTime::now_utc(), expiry, serial)?;
+    let t = policy::selfsign_template(p, &parsed, OffsetDateTime::now_utc(), serial)?;
     let cert_der = signer::self_sign(&key, &t)?;
     Ok(SelfSigned {
         key,
@@ -302,6 +301,7 @@ pub async fn current_crl(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::Duration;
 
     fn test_ca() -> Ca {
         let req = CertificateRequest::from_json(br#"{"CN":"kpki test CA","names":[{"O":"kpki"}]}"#)
@@ -486,9 +486,10 @@ mod tests {
             let (_, c) = X509Certificate::from_der(&ss.cert_der).unwrap();
             assert_eq!(c.serial.to_string(), ss.serial);
             let v = c.validity();
+            // notBefore = now − 5 min, notAfter = now + 2190h, as cfssl.
             assert_eq!(
                 v.not_after.timestamp() - v.not_before.timestamp(),
-                2190 * 3600
+                2190 * 3600 + 300
             );
         }
         // Uniform below 2^63: the top byte is not pinned to 0x7f (chance 2^-21 on real code).
@@ -758,7 +759,10 @@ mod tests {
         let ss = self_sign(&req, Some(c.signing.profile("p").unwrap())).unwrap();
         let (_, cert) = X509Certificate::from_der(&ss.cert_der).unwrap();
         let v = cert.validity();
-        assert_eq!(v.not_after.timestamp() - v.not_before.timestamp(), 3 * 3600);
+        assert_eq!(
+            v.not_after.timestamp() - v.not_before.timestamp(),
+            3 * 3600 + 300
+        );
         let ekus = cert.extended_key_usage().unwrap().unwrap().value;
         assert!(ekus.client_auth && !ekus.server_auth);
         assert!(!cert.basic_constraints().unwrap().unwrap().value.ca);
@@ -768,6 +772,41 @@ mod tests {
             san.general_names,
             [GeneralName::DNSName("self.example")],
             "SANs from the CSR hosts"
+        );
+    }
+
+    #[test]
+    fn selfsign_with_a_not_after_or_remote_profile_follows_cfssl() {
+        use x509_parser::prelude::*;
+        let c = crate::config::Config::from_json(
+            br#"{"signing":{"profiles":{
+                "na":{"usages":["signing","server auth"],"not_after":"2030-01-01T00:00:00Z"},
+                "far":{"remote":"ca1"}}},
+              "remotes":{"ca1":"127.0.0.1:8888"}}"#,
+        )
+        .unwrap();
+        let req =
+            CertificateRequest::from_json(br#"{"CN":"self","hosts":["self.example"]}"#).unwrap();
+        // Only not_after: cfssl's selfsign ignores it and lasts 2190h (it was 5300 here).
+        let ss = self_sign(&req, Some(c.signing.profile("na").unwrap())).unwrap();
+        let (_, cert) = X509Certificate::from_der(&ss.cert_der).unwrap();
+        let v = cert.validity();
+        assert_eq!(
+            v.not_after.timestamp() - v.not_before.timestamp(),
+            2190 * 3600 + 300
+        );
+        assert!(
+            cert.extended_key_usage()
+                .unwrap()
+                .unwrap()
+                .value
+                .server_auth
+        );
+        // A remote profile has no usages: refused as cfssl does, no certificate.
+        let e = self_sign(&req, Some(c.signing.profile("far").unwrap())).unwrap_err();
+        assert_eq!(
+            e.to_json(),
+            r#"{"code":5100,"message":"Invalid policy: no key usage available"}"#
         );
     }
 }

@@ -377,33 +377,53 @@ pub fn renewed_ca_template(
     })
 }
 
-/// Template for `selfsign`: the profile's usages and expiry (default 2190h when the profile is
-/// the built-in default), notBefore = now − 5 min (not rounded), SANs from the CSR, and an AKI
-/// equal to its own SKI (cfssl writes none; RFC 5280 requires it for end-entity certificates).
+/// cfssl's selfsign lifetime when the profile has no `expiry` (and for the built-in default).
+pub const SELFSIGN_EXPIRY: Duration = Duration::hours(2190);
+
+/// Template for `selfsign`: the profile's usages and expiry (2190h when it has none), notBefore =
+/// now − 5 min (not rounded), notAfter = now + expiry, SANs from the CSR, the profile's `is_ca`
+/// and caIssuers URLs (OCSP and CRL URLs are not written, as in cfssl), and an AKI equal to its
+/// own SKI (cfssl writes none; RFC 5280 requires it for end-entity certificates).
 pub fn selfsign_template(
     profile: &SigningProfile,
     csr: &ParsedCsr,
     now: OffsetDateTime,
-    expiry: Duration,
     serial: Vec<u8>,
 ) -> Result<Template> {
+    // cfssl compat: a profile without usages (e.g. a remote one) cannot self-sign.
+    if profile.key_usage == 0 && profile.ext_key_usages.is_empty() {
+        return Err(Error::Policy(
+            5100,
+            "Invalid policy: no key usage available".into(),
+        ));
+    }
     whitelist_check(profile, &csr.subject_attrs, &csr.sans)?;
-    let not_before = now.replace_nanosecond(0).unwrap_or(now) - Duration::minutes(5);
+    // cfssl compat: a zero expiry (a profile with only `not_after`, or a remote one) is 2190h;
+    // `not_before`/`not_after` and `backdate` are not applied by selfsign.
+    let expiry = if profile.expiry.is_positive() {
+        profile.expiry
+    } else {
+        SELFSIGN_EXPIRY
+    };
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    let is_ca = profile.ca_constraint.is_ca;
     Ok(Template {
         serial,
         subject_der: csr.subject_der.clone(),
         subject_attrs: csr.subject_attrs.clone(),
         spki_der: csr.spki_der.clone(),
         public_key_bits: csr.public_key_bits.clone(),
-        not_before,
-        not_after: add_checked(not_before, expiry)?,
+        not_before: now - Duration::minutes(5),
+        // cfssl compat: counted from now, not from the backdated notBefore.
+        not_after: add_checked(now, expiry)?,
         key_usage: usable_key_usage(csr.key_algo, profile.key_usage),
         ext_key_usages: profile.ext_key_usages.clone(),
-        is_ca: false,
-        path_len: None,
+        is_ca,
+        // cfssl writes no pathLenConstraint here (cfssl #889); kpki honours max_path_len.
+        path_len: is_ca.then(|| profile.ca_constraint.path_len()).flatten(),
         sans: csr.sans.clone(),
         ocsp_urls: vec![],
-        issuer_urls: vec![],
+        issuer_urls: profile.issuer_urls.clone(),
         crl_url: None,
         policies: vec![],
         ocsp_no_check: false,
@@ -636,7 +656,7 @@ mod tests {
         let csr = csr_for(r#"{"CN":"only"}"#);
         let now = time::macros::datetime!(2026-11-22 01:20:47 UTC);
         let p = SigningProfile::cfssl_default();
-        let mut t = selfsign_template(&p, &csr, now, Duration::hours(1), vec![1]).unwrap();
+        let mut t = selfsign_template(&p, &csr, now, vec![1]).unwrap();
         assert_eq!(t.common_name(), "only");
         t.subject_attrs = vec![
             NameAttr::new(oid::CN, "first"),
@@ -750,14 +770,7 @@ mod tests {
                 .contains("https://evil.org")
         );
         // selfsign applies the same whitelist.
-        let e = selfsign_template(
-            p,
-            &csr_for(r#"{"CN":"evil.org"}"#),
-            now,
-            Duration::hours(1),
-            vec![1],
-        )
-        .unwrap_err();
+        let e = selfsign_template(p, &csr_for(r#"{"CN":"evil.org"}"#), now, vec![1]).unwrap_err();
         assert_eq!(e.code(), 5500);
     }
 
@@ -975,16 +988,87 @@ mod tests {
     }
 
     #[test]
-    fn selfsign_starts_five_minutes_ago_to_the_second() {
+    fn selfsign_starts_five_minutes_ago_and_ends_expiry_from_now_to_the_second() {
         use time::macros::datetime;
-        let p = SigningProfile::cfssl_default();
+        let mut p = SigningProfile::cfssl_default();
+        p.expiry = SELFSIGN_EXPIRY;
         let csr = csr_for(r#"{"CN":"self.example","hosts":["self.example"]}"#);
         let now = datetime!(2026-11-22 01:20:47.9 UTC);
-        let t = selfsign_template(&p, &csr, now, Duration::hours(2190), vec![1]).unwrap();
+        let t = selfsign_template(&p, &csr, now, vec![1]).unwrap();
         assert_eq!(t.not_before, datetime!(2026-11-22 01:15:47 UTC));
-        assert_eq!(t.not_after, datetime!(2027-02-21 07:15:47 UTC));
+        // cfssl: notAfter = now + expiry (observed with cfssl 1.2: 01:17:02 → Feb 22 07:17:02).
+        assert_eq!(t.not_after, datetime!(2027-02-21 07:20:47 UTC));
         assert_eq!(t.sans.dns, vec!["self.example"]);
-        assert!(t.with_aki && !t.is_ca);
+        assert!(t.with_aki && !t.is_ca && t.path_len.is_none());
+        assert!(t.ocsp_urls.is_empty() && t.issuer_urls.is_empty() && t.crl_url.is_none());
+    }
+
+    fn selfsign_profile(json: &str) -> SigningProfile {
+        Config::from_json(format!(r#"{{"signing":{{"profiles":{{"p":{json}}}}}}}"#).as_bytes())
+            .unwrap()
+            .signing
+            .profile("p")
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn selfsign_without_expiry_lasts_2190h_and_ignores_not_before_after() {
+        use time::macros::datetime;
+        let now = datetime!(2026-11-22 01:20:47 UTC);
+        let csr = csr_for(r#"{"CN":"self.example"}"#);
+        let p = selfsign_profile(
+            r#"{"usages":["signing"],"not_before":"2020-01-01T00:00:00Z","not_after":"2030-01-01T00:00:00Z"}"#,
+        );
+        assert!(p.expiry.is_zero(), "{:?}", p.expiry);
+        let t = selfsign_template(&p, &csr, now, vec![1]).unwrap();
+        assert_eq!(t.not_before, datetime!(2026-11-22 01:15:47 UTC));
+        assert_eq!(t.not_after, now + Duration::hours(2190));
+        // A profile's own expiry wins, counted from now; backdate is not applied.
+        let p = selfsign_profile(r#"{"usages":["signing"],"expiry":"3h","backdate":"1h"}"#);
+        let t = selfsign_template(&p, &csr, now, vec![1]).unwrap();
+        assert_eq!(t.not_before, now - Duration::minutes(5));
+        assert_eq!(t.not_after, now + Duration::hours(3));
+    }
+
+    #[test]
+    fn selfsign_refuses_a_profile_without_usages_with_5100() {
+        let csr = csr_for(r#"{"CN":"self.example"}"#);
+        let now = OffsetDateTime::now_utc();
+        let mut p = selfsign_profile(r#"{"usages":["signing"],"expiry":"1h"}"#);
+        p.key_usage = 0;
+        p.ext_key_usages.clear();
+        assert_eq!(
+            selfsign_template(&p, &csr, now, vec![1])
+                .unwrap_err()
+                .to_json(),
+            r#"{"code":5100,"message":"Invalid policy: no key usage available"}"#
+        );
+        // An EKU alone is enough (no keyUsage extension is then written).
+        p.ext_key_usages = vec![&[1, 3, 6, 1, 5, 5, 7, 3, 1]];
+        let t = selfsign_template(&p, &csr, now, vec![1]).unwrap();
+        assert_eq!(t.key_usage, 0);
+    }
+
+    #[test]
+    fn selfsign_takes_is_ca_path_len_and_issuer_urls_from_the_profile() {
+        let csr = csr_for(r#"{"CN":"self.example"}"#);
+        let now = OffsetDateTime::now_utc();
+        let p = selfsign_profile(
+            r#"{"usages":["cert sign","crl sign"],"expiry":"1h","issuer_urls":["http://i.example/ca"],"ocsp_url":"http://o.example","crl_url":"http://c.example/crl","ca_constraint":{"is_ca":true,"max_path_len":1}}"#,
+        );
+        let t = selfsign_template(&p, &csr, now, vec![1]).unwrap();
+        assert!(t.is_ca);
+        assert_eq!(t.path_len, Some(1));
+        assert_eq!(t.issuer_urls, ["http://i.example/ca"]);
+        // cfssl compat: no OCSP or CRL URL in a self-signed certificate.
+        assert!(t.ocsp_urls.is_empty() && t.crl_url.is_none());
+        // Not a CA: no path length even when the constraint names one.
+        let p = selfsign_profile(
+            r#"{"usages":["signing"],"expiry":"1h","ca_constraint":{"max_path_len":2}}"#,
+        );
+        let t = selfsign_template(&p, &csr, now, vec![1]).unwrap();
+        assert!(!t.is_ca && t.path_len.is_none());
     }
 
     #[test]

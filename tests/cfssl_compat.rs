@@ -274,6 +274,65 @@ fn leaf_hostname_override_matches_cfssl() {
     );
 }
 
+/// A config whose default must not be used by selfsign, and a CA profile with URLs.
+const SELFSIGN_CONFIG: &str = r#"{"signing":{
+  "default":{"expiry":"1h","usages":["signing"]},
+  "profiles":{"ca":{"expiry":"3h","usages":["cert sign","server auth"],
+    "issuer_urls":["http://i.example/ca"],"ocsp_url":"http://o.example",
+    "crl_url":"http://c.example/crl","ca_constraint":{"is_ca":true}}}}}"#;
+
+/// `selfsign -config` without `-profile` (cfssl: the built-in default, 2190h, not the config's
+/// default) and with a CA profile (is_ca and caIssuers kept, OCSP/CRL URLs dropped); lifetimes
+/// counted from now (notBefore now − 5 min).
+#[test]
+fn selfsign_with_a_config_matches_cfssl() {
+    let Some((real, kpki)) = pair() else { return };
+    run_both(
+        &real,
+        &kpki,
+        &[
+            ("ss-config.json", SELFSIGN_CONFIG),
+            ("ss-csr.json", SERVER_CSR),
+        ],
+        "cfssl selfsign -config ss-config.json x.example ss-csr.json | cfssljson -bare def\n\
+         cfssl selfsign -config=ss-config.json -profile=ca x.example ss-csr.json \
+         | cfssljson -bare ca",
+    );
+    for (name, hours) in [("def.pem", 2190), ("ca.pem", 3)] {
+        let c = load_cert(&real, name);
+        let k = load_cert(&kpki, name);
+        for (tool, cert) in [("cfssl", &c), ("kpki", &k)] {
+            cert.verify_signed_by(None)
+                .unwrap_or_else(|e| panic!("{tool} {name}: self-signature: {e}"));
+            assert_eq!(cert.validity_secs(), hours * HOUR + 300, "{tool} {name}");
+        }
+        let c = if subject_is_kpki() {
+            without_known_deviations(&c)
+        } else {
+            c
+        };
+        assert_eq!(c.key_usage, k.key_usage, "{name}: key usage");
+        assert_eq!(c.ext_key_usage, k.ext_key_usage, "{name}: EKUs");
+        assert_eq!(c.basic_constraints, k.basic_constraints, "{name}: CA");
+        // Deliberate: kpki writes an AKI and the CSR's SANs (newer cfssl writes the SANs too).
+        let oids = |s: &CertSummary| {
+            let mut v: Vec<String> = s
+                .extension_oids
+                .iter()
+                .filter(|o| *o != "2.5.29.35" && *o != "2.5.29.17")
+                .cloned()
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(oids(&c), oids(&k), "{name}: set of extensions");
+    }
+    let k = load_cert(&kpki, "ca.pem");
+    assert_eq!(k.basic_constraints, Some((true, true, None)));
+    assert!(k.extension_oids.iter().any(|o| o == "1.3.6.1.5.5.7.1.1"));
+    assert!(!k.extension_oids.iter().any(|o| o == "2.5.29.31"));
+}
+
 /// Runs both certinfo implementations on the same file and compares the documents.
 fn compare_certinfo(real: &Workspace, kpki: &Workspace, dir: &Workspace, file: &str) {
     let path = dir.path(file).display().to_string();

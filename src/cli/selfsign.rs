@@ -29,14 +29,18 @@ fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
     }
     let mut req = read_csr_json(&p.args[need - 1], ctx)?;
     apply_overrides(p, &mut req);
-    let profile = if p.str("config").is_empty() && p.str("profile").is_empty() {
+    // cfssl compat: a -config is loaded (and must be valid) but only a profile named with
+    // -profile is used; without one it is the built-in default with a 2190h lifetime, not the
+    // config's default. An unknown name is refused (cfssl silently falls back to the default).
+    let config = if p.str("config").is_empty() && p.str("profile").is_empty() {
         None
     } else {
         Some(load_config(p, ctx)?)
     };
-    let prof = match &profile {
-        Some(c) => Some(c.signing.profile(&p.str("profile"))?.clone()),
-        None => None,
+    let name = p.str("profile");
+    let prof = match &config {
+        Some(c) if !name.is_empty() => Some(c.signing.profile(&name)?.clone()),
+        _ => None,
     };
     let ss = issue::self_sign(&req, prof.as_ref())?;
     ctx.warn(WARNING);
