@@ -42,7 +42,12 @@ trace "$KPKI" genkey csr.json
 trace "$KPKI" selfsign leaf.example csr.json
 trace "$KPKI" certinfo leaf.pem
 trace "$KPKI" version
-out="$root/scripts/symbol-order.txt"
+# The musl build has its own list (build.rs picks it): musl's start-up and string functions differ.
+if [ "$(nm --defined-only "$KPKI" | grep -c ' __init_libc$')" != 0 ]; then
+  out="$root/scripts/symbol-order-musl.txt"
+else
+  out="$root/scripts/symbol-order.txt"
+fi
 for i in $(seq "$n"); do
   grep -E '^c?fn=' "cg.$i" | sed -E 's/^c?fn=//' | sed -E "s/'[0-9]+$//" |
     grep -v -E '^(0x[0-9a-f]+|\?\?\?|\(.*)$' | awk '!seen[$0]++' > "traced.$i"
@@ -152,4 +157,4 @@ fi
   cat executed
 } > "$out.tmp"
 mv "$out.tmp" "$out"
-echo "symbol-order: $(grep -vc '^#' "$out") functions written to scripts/symbol-order.txt"
+echo "symbol-order: $(grep -vc "^#" "$out") functions written to ${out#"$root"/}"

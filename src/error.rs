@@ -106,8 +106,57 @@ impl Error {
     }
 }
 
+/// Go's text for the Linux error numbers kpki's users meet (Go's own table, syscall's
+/// zerrors_linux): the same on every C library. musl's strerror words some differently
+/// ("Address in use", "Operation timed out"); glibc's agree with Go's once lowercased.
+const GO_ERRNO_TEXT: &[(i32, &str)] = &[
+    (1, "operation not permitted"),
+    (2, "no such file or directory"),
+    (4, "interrupted system call"),
+    (5, "input/output error"),
+    (6, "no such device or address"),
+    (9, "bad file descriptor"),
+    (11, "resource temporarily unavailable"),
+    (12, "cannot allocate memory"),
+    (13, "permission denied"),
+    (16, "device or resource busy"),
+    (17, "file exists"),
+    (18, "invalid cross-device link"),
+    (19, "no such device"),
+    (20, "not a directory"),
+    (21, "is a directory"),
+    (22, "invalid argument"),
+    (23, "too many open files in system"),
+    (24, "too many open files"),
+    (26, "text file busy"),
+    (27, "file too large"),
+    (28, "no space left on device"),
+    (30, "read-only file system"),
+    (31, "too many links"),
+    (32, "broken pipe"),
+    (36, "file name too long"),
+    (39, "directory not empty"),
+    (40, "too many levels of symbolic links"),
+    (97, "address family not supported by protocol"),
+    (98, "address already in use"),
+    (99, "cannot assign requested address"),
+    (100, "network is down"),
+    (101, "network is unreachable"),
+    (103, "software caused connection abort"),
+    (104, "connection reset by peer"),
+    (110, "connection timed out"),
+    (111, "connection refused"),
+    (113, "no route to host"),
+    (122, "disk quota exceeded"),
+];
+
 /// The OS error text without Rust's " (os error N)" suffix, like Go prints it.
 pub fn io_message(e: &std::io::Error) -> String {
+    if let Some(code) = e.raw_os_error()
+        && let Some((_, text)) = GO_ERRNO_TEXT.iter().find(|(n, _)| *n == code)
+    {
+        return (*text).to_string();
+    }
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_lowercase(),
@@ -288,6 +337,25 @@ mod tests {
         assert_eq!(
             io_message(&std::io::Error::other("Custom Text")),
             "Custom Text"
+        );
+        // Go's wording whichever C library kpki is linked with (musl: "Address in use").
+        assert_eq!(
+            io_message(&std::io::Error::from_raw_os_error(98)),
+            "address already in use"
+        );
+        assert_eq!(
+            io_message(&std::io::Error::from_raw_os_error(110)),
+            "connection timed out"
+        );
+        // Numbers outside the table: the C library's text, lowercased.
+        assert_eq!(
+            io_message(&std::io::Error::from_raw_os_error(71)),
+            std::io::Error::from_raw_os_error(71)
+                .to_string()
+                .split(" (os error")
+                .next()
+                .unwrap()
+                .to_lowercase()
         );
         assert_eq!(
             io_message(&std::io::Error::from(std::io::ErrorKind::NotFound)),

@@ -2,8 +2,8 @@
 //! (0 ok / help, 1 failure with cfssl's `{"code","message"}` on stderr, 2 usage, 101 a panic).
 //! It knows nothing of certificates; the library (`#![forbid(unsafe_code)]`) does the work.
 //!
-//! kpki has no Rust `fn main`: it exports the C `main` that glibc's start-up calls, so Rust's
-//! runtime start-up does not run. That start-up cost every CLI call ~50 µs (BENCHMARKS.md,
+//! kpki has no Rust `fn main`: it exports the C `main` that the C library's start-up calls (glibc,
+//! or musl for the static release build), so Rust's runtime start-up does not run. That start-up cost every CLI call ~50 µs (BENCHMARKS.md,
 //! session 9): for its stack-overflow message it reads `/proc/self/maps` (`pthread_getattr_np`)
 //! to find the main thread's stack, maps an alternate signal stack, and unmaps it at exit. What
 //! of it kpki relies on is done here instead: SIGPIPE is ignored (a closed pipe is an EPIPE error,
@@ -14,21 +14,125 @@
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(dead_code))]
 
+/// On musl, the allocator is chosen once per process, before its first allocation: mimalloc for
+/// `serve` (musl's own malloc maps and unmaps under a server's load), musl's malloc for every
+/// other command (mimalloc's start-up costs a short CLI call more than all its allocations).
+#[cfg(target_env = "musl")]
+mod alloc {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+    static SERVER: AtomicBool = AtomicBool::new(false);
+
+    /// Must be called before the first allocation, and at most once.
+    pub fn use_server_allocator() {
+        SERVER.store(true, Relaxed);
+    }
+
+    pub struct Chosen;
+
+    // SAFETY: every block is freed and reallocated by the allocator that made it, because the
+    // choice is made before the first allocation and never changes.
+    unsafe impl GlobalAlloc for Chosen {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            // SAFETY: forwarded with the caller's guarantees.
+            unsafe {
+                if SERVER.load(Relaxed) {
+                    mimalloc::MiMalloc.alloc(l)
+                } else {
+                    System.alloc(l)
+                }
+            }
+        }
+        unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+            // SAFETY: as above.
+            unsafe {
+                if SERVER.load(Relaxed) {
+                    mimalloc::MiMalloc.alloc_zeroed(l)
+                } else {
+                    System.alloc_zeroed(l)
+                }
+            }
+        }
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            // SAFETY: as above.
+            unsafe {
+                if SERVER.load(Relaxed) {
+                    mimalloc::MiMalloc.dealloc(p, l)
+                } else {
+                    System.dealloc(p, l)
+                }
+            }
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+            // SAFETY: as above.
+            unsafe {
+                if SERVER.load(Relaxed) {
+                    mimalloc::MiMalloc.realloc(p, l, new)
+                } else {
+                    System.realloc(p, l, new)
+                }
+            }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Chosen = Chosen;
+}
+
 use kpki::cli::{self, CliError, Ctx};
 use std::ffi::c_int;
 use std::io::Write;
 
-/// Called by glibc's `__libc_start_main`; argv is read through `std::env::args` (std captures it
-/// from `.init_array` on glibc).
+/// Called by the C library's start-up (`__libc_start_main`) with the process's arguments. They
+/// are read from `argv` here: `std::env::args` is empty without Rust's runtime start-up on C
+/// libraries other than glibc (glibc alone hands argv to `.init_array` functions, where std
+/// captures it).
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: c_int, _argv: *const *const std::ffi::c_char) -> c_int {
+extern "C" fn main(argc: c_int, argv: *const *const std::ffi::c_char) -> c_int {
     // SAFETY: sets the disposition of one signal to SIG_IGN before any other thread exists; what
     // Rust's own start-up does (`kpki … | head` must see EPIPE, not die).
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    #[cfg(target_env = "musl")]
+    // SAFETY: as for c_args below; nothing has been allocated yet.
+    if unsafe { is_serve(argc, argv) } {
+        alloc::use_server_allocator();
+    }
     open_closed_standard_fds();
+    // SAFETY: the C start-up passes `argc` valid NUL-terminated strings in `argv`.
+    let args = unsafe { c_args(argc, argv) };
     // A panic has already been reported by the panic hook; 101 is Rust's exit code for it.
-    std::panic::catch_unwind(run).unwrap_or(101)
+    std::panic::catch_unwind(|| run(args)).unwrap_or(101)
+}
+
+/// True when the command is `serve` (`kpki serve`, `cfssl serve`), read without allocating.
+///
+/// # Safety
+/// As for [`c_args`].
+#[cfg(all(not(test), target_env = "musl"))]
+unsafe fn is_serve(argc: c_int, argv: *const *const std::ffi::c_char) -> bool {
+    // SAFETY: argv[1] exists when argc >= 2 and is NUL-terminated.
+    argc >= 2 && !argv.is_null() && unsafe { std::ffi::CStr::from_ptr(*argv.add(1)) } == c"serve"
+}
+
+/// The arguments as the C start-up passed them.
+///
+/// # Safety
+/// `argv` must hold `argc` pointers to NUL-terminated strings (or be null with `argc` 0).
+#[cfg(not(test))]
+unsafe fn c_args(argc: c_int, argv: *const *const std::ffi::c_char) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    if argv.is_null() {
+        return Vec::new();
+    }
+    (0..usize::try_from(argc).unwrap_or(0))
+        .map(|i| {
+            // SAFETY: i < argc, and each entry is a NUL-terminated string (caller's contract).
+            let arg = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
+            std::ffi::OsStr::from_bytes(arg.to_bytes()).to_os_string()
+        })
+        .collect()
 }
 
 /// Opens /dev/null on each of descriptors 0, 1 and 2 that is closed, as Rust's start-up does.
@@ -63,11 +167,11 @@ fn open_closed_standard_fds() {
 }
 
 /// Runs the command named by argv[0] (or argv[1]) and returns the exit code.
-fn run() -> c_int {
+fn run(argv: Vec<std::ffi::OsString>) -> c_int {
     // No process-wide rustls provider is installed: every TLS config (serve -tls, certinfo -domain,
     // remote signing) names aws-lc-rs itself, and building one here cost every CLI call time.
     let mut stderr = std::io::stderr();
-    let mut argv = std::env::args_os();
+    let mut argv = argv.into_iter();
     let argv0 = argv
         .next()
         .map_or_else(|| "kpki".into(), |a| a.to_string_lossy().into_owned());

@@ -2,11 +2,13 @@
 //! used with `-ca-key-passphrase`; wrong or missing passphrases and plain-text passphrases are
 //! refused; group-readable CA keys draw a warning.
 
+mod common;
+
 use std::process::{Command, Output, Stdio};
 
 fn kpki(dir: &std::path::Path, args: &[&str], stdin: &[u8]) -> Output {
     use std::io::Write;
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kpki"))
+    let mut c = Command::new(common::kpki_bin())
         .args(args)
         .current_dir(dir)
         .env("PW", "correct horse battery staple")

@@ -114,9 +114,24 @@ fn tools_dir_from_env() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// The kpki binary built by cargo for this test run.
+/// Env var naming a kpki executable to test instead of the one cargo built for this run (CI runs
+/// the integration tests again against the static musl release build).
+pub const BIN_ENV: &str = "KPKI_TEST_BIN";
+
+/// The kpki binary under test: `KPKI_TEST_BIN`, else the one cargo built for this test run.
 pub fn kpki_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_kpki"))
+    match std::env::var_os(BIN_ENV).filter(|v| !v.is_empty()) {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            assert!(
+                is_executable(&p),
+                "{BIN_ENV}={} is not an executable",
+                p.display()
+            );
+            p
+        }
+        None => PathBuf::from(env!("CARGO_BIN_EXE_kpki")),
+    }
 }
 
 // ---------------------------------------------------------------------------
