@@ -9,7 +9,14 @@ shopt -s inherit_errexit
 N=${N:-200}
 cd "$(dirname "$0")/.."
 root=$(pwd)
-KPKI=${KPKI_BIN:-$(bash scripts/kpki-bin.sh --release)}
+# The release build measured by default: the static musl one when its target is installed
+# (README "Release build"), else the glibc one. KPKI_BIN=path measures another.
+if [ -z "${KPKI_BIN:-}" ] && bash scripts/kpki-bin.sh --musl-available; then
+  KPKI=$(bash scripts/kpki-bin.sh --release --musl)
+else
+  KPKI=${KPKI_BIN:-$(bash scripts/kpki-bin.sh --release)}
+fi
+echo "kpki build: $KPKI"
 work=$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}"); trap 'rm -rf "$work"' EXIT
 cd "$work"
 echo '{"CN":"bench CA","key":{"algo":"ecdsa","size":256}}' > ca-csr.json

@@ -6,11 +6,14 @@
 # x86_64-unknown-linux-musl target and musl-gcc: scripts/install-musl.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# --musl-available only answers (exit 0 or 1) whether --musl can build here.
+musl_ok() { rustup target list --installed 2>/dev/null | grep -x x86_64-unknown-linux-musl >/dev/null &&
+  command -v musl-gcc >/dev/null; }
+[ "${1:-}" = --musl-available ] && { musl_ok; exit; }
 args=()
 for a in "$@"; do
   if [ "$a" = --musl ]; then
-    rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl &&
-      command -v musl-gcc >/dev/null ||
+    musl_ok ||
       { echo "kpki-bin: --musl needs the x86_64-unknown-linux-musl target and musl-gcc (bash scripts/install-musl.sh)" >&2; exit 1; }
     args+=(--target x86_64-unknown-linux-musl)
   else
