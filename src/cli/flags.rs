@@ -469,6 +469,29 @@ mod tests {
     }
 
     #[test]
+    fn typed_accessors_set_flags_and_overrides() {
+        let p = parse(&v(&["-initca", "-ca=x.pem", "-port", "-7"]), ALLOWED).unwrap();
+        assert!(p.bool("initca"));
+        assert!(!p.bool("bare"));
+        assert!(p.is_set("initca") && p.is_set("ca") && p.is_set("port"));
+        assert!(!p.is_set("bare"));
+        assert_eq!(p.int("port"), -7);
+        let p = parse(&v(&["-initca=false"]), ALLOWED).unwrap();
+        assert!(!p.bool("initca"));
+        assert!(p.is_set("initca"), "given as false is still given");
+        // a default of "true" reads as true; unknown names read as "" / false / 0
+        assert!(parse(&[], &[]).unwrap().bool("embed"));
+        assert_eq!(p.str("no-such-flag"), "");
+        assert_eq!(p.int("no-such-flag"), 0);
+        let mut p = parse(&[], ALLOWED).unwrap();
+        p.set_value("address", "0.0.0.0");
+        p.set_value("bare", "true");
+        assert_eq!(p.str("address"), "0.0.0.0");
+        assert!(p.bool("bare"));
+        assert!(!p.is_set("address"), "set_value is not a command-line flag");
+    }
+
+    #[test]
     fn defaults_and_usage() {
         let p = parse(&[], ALLOWED).unwrap();
         assert_eq!(p.str("f"), "-");

@@ -107,6 +107,71 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keys_warn_about_loose_modes_and_needless_passphrases() {
+        use crate::cli::output::write_atomic;
+        let d = tempfile::tempdir().unwrap();
+        let key = crate::keys::PrivateKey::generate(crate::keys::KeyAlgo::EcdsaP256).unwrap();
+        let plain = key.to_cfssl_pem().unwrap();
+        let sealed = key.to_encrypted_pem(b"pw", 1000).unwrap();
+        let pass = d.path().join("pass");
+        std::fs::write(&pass, "pw\n").unwrap();
+        let pass = format!("file:{}", pass.display());
+        let write = |name: &str, pem: &str, mode: u32| {
+            let p = d.path().join(name);
+            write_atomic(&p, pem.as_bytes(), mode).unwrap();
+            p.display().to_string()
+        };
+        let none = &mut std::io::empty();
+
+        // a private, unencrypted key without passphrase: no warning (also as file:PATH)
+        let k600 = write("k600.pem", &plain, 0o600);
+        let (k, w) = read_key(&k600, "", none).unwrap();
+        assert_eq!(k.pkcs8_der(), key.pkcs8_der());
+        assert_eq!(w, None);
+        assert_eq!(read_key(&format!("file:{k600}"), "", none).unwrap().1, None);
+
+        // readable by group or others: warned, with the mode
+        for (name, mode) in [("k640.pem", 0o640), ("k604.pem", 0o604)] {
+            let p = write(name, &plain, mode);
+            let w = read_key(&format!("file:{p}"), "", none).unwrap().1.unwrap();
+            assert_eq!(
+                w,
+                format!(
+                    "[WARNING] key file {p} is readable by group or others (mode {mode:o}); chmod 600 it"
+                )
+            );
+        }
+
+        // a passphrase for a key that is not encrypted: warned
+        let w = read_key(&k600, &pass, none).unwrap().1.unwrap();
+        assert!(
+            w.starts_with(&format!("[WARNING] key {k600} is not encrypted;")),
+            "{w}"
+        );
+        assert!(!w.contains('\n'), "one warning: {w}");
+
+        // an encrypted key with its passphrase: no warning; both warnings join with a newline
+        let enc = write("enc.pem", &sealed, 0o600);
+        let (k, w) = read_key(&enc, &pass, none).unwrap();
+        assert_eq!(k.pkcs8_der(), key.pkcs8_der());
+        assert_eq!(w, None);
+        let loose = write("loose.pem", &plain, 0o644);
+        let w = read_key(&loose, &pass, none).unwrap().1.unwrap();
+        assert_eq!(w.lines().count(), 2, "{w}");
+
+        // standard input is not a file: no mode check
+        let (k, w) = read_key("-", "", &mut plain.as_bytes()).unwrap();
+        assert_eq!(k.pkcs8_der(), key.pkcs8_der());
+        assert_eq!(w, None);
+
+        // a missing file is a private-key error (2001), not an I/O one
+        match read_key(&d.path().join("none").display().to_string(), "", none) {
+            Err(Error::PrivateKey(2001, m)) => assert!(m.starts_with("open "), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn sources() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("x");

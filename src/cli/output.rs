@@ -198,6 +198,89 @@ mod tests {
         assert!(write_atomic(&d.path().join("no/such/dir/x"), b"", 0o644).is_err());
     }
 
+    #[cfg(unix)]
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_set_is_written_with_each_mode_and_nothing_on_failure() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a.pem"), d.path().join("a-key.pem"));
+        write_set_atomic(&[
+            (a.clone(), b"cert".to_vec(), 0o644),
+            (b.clone(), b"key".to_vec(), 0o600),
+        ])
+        .unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"cert");
+        assert_eq!(std::fs::read(&b).unwrap(), b"key");
+        #[cfg(unix)]
+        assert_eq!((mode(&a), mode(&b)), (0o644, 0o600));
+        // A directory in the set: an error, the earlier files are not replaced and no temp stays.
+        let sub = d.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let e = write_set_atomic(&[
+            (a.clone(), b"new".to_vec(), 0o644),
+            (sub.clone(), b"x".to_vec(), 0o644),
+        ])
+        .unwrap_err();
+        assert!(e.message().ends_with("is a directory"), "{}", e.message());
+        // A file that cannot be staged (its directory is missing): the same.
+        assert!(
+            write_set_atomic(&[
+                (a.clone(), b"new".to_vec(), 0o644),
+                (d.path().join("none/x"), b"x".to_vec(), 0o644),
+            ])
+            .is_err()
+        );
+        assert_eq!(std::fs::read(&a).unwrap(), b"cert");
+        let mut names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a-key.pem", "a.pem", "sub"]);
+    }
+
+    #[test]
+    fn the_temp_file_is_staged_beside_its_target() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("k.pem");
+        let tmp = stage(&p, b"data", 0o600, true).unwrap();
+        assert_eq!(tmp.parent(), Some(d.path()));
+        let name = tmp.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with(".k.pem.") && name.ends_with(".tmp"),
+            "{name}"
+        );
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"data");
+        #[cfg(unix)]
+        assert_eq!(mode(&tmp), 0o600);
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn private_dirs_are_0700() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a/b");
+        create_private_dir(&p).unwrap();
+        assert!(p.is_dir());
+        #[cfg(unix)]
+        assert_eq!(mode(&p), 0o700);
+        // an existing directory is narrowed to 0700
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            create_private_dir(&p).unwrap();
+            assert_eq!(mode(&p), 0o700);
+        }
+        let f = d.path().join("file");
+        std::fs::write(&f, b"").unwrap();
+        assert!(create_private_dir(&f.join("x")).is_err());
+    }
+
     #[test]
     fn json_line_is_sorted_and_go_escaped() {
         let mut out = Vec::new();

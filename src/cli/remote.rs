@@ -415,6 +415,505 @@ pub fn info(p: &Parsed, _ctx: &mut Ctx<'_>) -> Result<Value> {
 mod tests {
     use super::*;
 
+    use std::io::{Read, Write};
+
+    /// One request as a test server saw it.
+    #[derive(Debug)]
+    struct Seen {
+        /// `POST /path HTTP/1.1`
+        line: String,
+        body: Vec<u8>,
+    }
+
+    impl Seen {
+        fn json(&self) -> Value {
+            serde_json::from_slice(&self.body).unwrap()
+        }
+    }
+
+    /// A one-shot HTTP server on 127.0.0.1: answers one connection per reply, in order, then stops
+    /// (giving up after 20 s without a client, so a broken client fails instead of hanging).
+    fn server(replies: Vec<(u16, String)>) -> (u16, std::thread::JoinHandle<Vec<Seen>>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        l.set_nonblocking(true).unwrap();
+        let h = std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let mut seen = Vec::new();
+            for (status, reply) in replies {
+                let mut s = loop {
+                    match l.accept() {
+                        Ok((s, _)) => break s,
+                        Err(_) if std::time::Instant::now() < deadline => {
+                            std::thread::sleep(std::time::Duration::from_millis(5))
+                        }
+                        Err(e) => panic!("no client: {e}"),
+                    }
+                };
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                    .unwrap();
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let head_end = loop {
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                    let n = s.read(&mut chunk).unwrap();
+                    assert!(n > 0, "connection closed mid-request");
+                    buf.extend_from_slice(&chunk[..n]);
+                };
+                let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                while buf.len() < head_end + len {
+                    let n = s.read(&mut chunk).unwrap();
+                    assert!(n > 0, "connection closed mid-body");
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                write!(
+                    s,
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                )
+                .unwrap();
+                seen.push(Seen {
+                    line: head.lines().next().unwrap_or("").to_string(),
+                    body: buf[head_end..head_end + len].to_vec(),
+                });
+            }
+            seen
+        });
+        (port, h)
+    }
+
+    fn ok(result: Value) -> (u16, String) {
+        (
+            200,
+            json!({"success": true, "result": result, "errors": [], "messages": []}).to_string(),
+        )
+    }
+
+    const FLAGS: &[&str] = &[
+        "remote",
+        "label",
+        "profile",
+        "auth-key",
+        "tls-remote-ca",
+        "mutual-tls-client-cert",
+        "mutual-tls-client-key",
+    ];
+
+    fn flags(args: &[&str]) -> Parsed {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        crate::cli::flags::parse(&args, FLAGS).unwrap()
+    }
+
+    /// A port nothing listens on (bound, then released).
+    fn closed_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f";
+
+    fn config(port: u16) -> Config {
+        Config::from_json(
+            json!({
+                "signing": {
+                    "default": {"expiry": "1h", "usages": ["signing"]},
+                    "profiles": {
+                        "plain": {"expiry": "1h", "usages": ["signing"], "remote": "ca"},
+                        "authed": {"expiry": "1h", "usages": ["signing"],
+                                   "auth_remote": {"remote": "ca", "auth_key": "k"}},
+                        "badkey": {"expiry": "1h", "usages": ["signing"],
+                                   "auth_remote": {"remote": "ca", "auth_key": "bad"}},
+                        "local": {"expiry": "1h", "usages": ["signing"]}
+                    }
+                },
+                "auth_keys": {"k": {"type": "standard", "key": KEY_HEX},
+                              "bad": {"type": "standard", "key": "not hex"}},
+                "remotes": {"ca": format!("127.0.0.1:{port}")}
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn code(e: &Error) -> u32 {
+        e.code()
+    }
+
+    #[test]
+    fn bare_ipv6_and_bracketed_defaults() {
+        let r = |s: &str| Remote::parse(s).unwrap();
+        assert_eq!((r("::1").host, r("::1").port), ("::1".to_string(), 8888));
+        assert_eq!(
+            r("https://[fe80::1]/x"),
+            Remote {
+                tls: true,
+                host: "fe80::1".into(),
+                port: 8888
+            }
+        );
+        assert_eq!(
+            r("https://[fe80::1]/x").url("/y"),
+            "https://[fe80::1]:8888/y"
+        );
+        assert_eq!(r(" 10.0.0.1:1 ").url(""), "http://10.0.0.1:1");
+    }
+
+    #[test]
+    fn wanted_by_flag_or_by_a_remote_profile() {
+        let cfg = config(1);
+        let none = flags(&[]);
+        assert!(!wanted(&none, &cfg, ""));
+        assert!(!wanted(&none, &cfg, "local"));
+        assert!(!wanted(&none, &cfg, "no-such-profile"));
+        assert!(wanted(&none, &cfg, "plain"));
+        assert!(wanted(&none, &cfg, "authed"));
+        let remote = flags(&["-remote", "127.0.0.1:1"]);
+        assert!(wanted(&remote, &cfg, ""));
+        assert!(wanted(&remote, &cfg, "local"));
+        assert!(wanted(&remote, &cfg, "plain"));
+    }
+
+    #[test]
+    fn targets_follow_the_profile_unless_remote_overrides() {
+        let cfg = config(4242);
+        let at = |port| vec![Remote::parse(&format!("127.0.0.1:{port}")).unwrap()];
+        let none = flags(&[]);
+        assert_eq!(targets(&none, &cfg, "plain").unwrap(), (at(4242), None));
+        assert_eq!(
+            targets(&none, &cfg, "authed").unwrap(),
+            (at(4242), Some(hex::decode(KEY_HEX).unwrap()))
+        );
+        let e = targets(&none, &cfg, "badkey").unwrap_err();
+        assert_eq!(code(&e), 5200, "{e:?}");
+        // a local profile has no remote of its own
+        assert_eq!(code(&targets(&none, &cfg, "local").unwrap_err()), 5300);
+        assert_eq!(code(&targets(&none, &cfg, "nope").unwrap_err()), 5400);
+        let over = flags(&["-remote", "127.0.0.1:7,127.0.0.1:8"]);
+        let both = vec![at(7).remove(0), at(8).remove(0)];
+        assert_eq!(targets(&over, &cfg, "plain").unwrap(), (both.clone(), None));
+        assert_eq!(targets(&over, &cfg, "local").unwrap(), (both.clone(), None));
+        assert_eq!(
+            targets(&over, &cfg, "authed").unwrap(),
+            (both, Some(hex::decode(KEY_HEX).unwrap()))
+        );
+    }
+
+    #[test]
+    fn envelopes() {
+        assert_eq!(
+            parse_envelope(200, br#"{"success":true,"result":{"a":1}}"#).unwrap(),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            parse_envelope(200, br#"{"success":true}"#).unwrap(),
+            Value::Null
+        );
+        let e = parse_envelope(
+            400,
+            br#"{"success":false,"errors":[{"code":5300,"message":"no"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!((code(&e), e.message()), (5300, "no".to_string()));
+        let e = parse_envelope(
+            400,
+            br#"{"success":false,"errors":[{"code":1000,"message":"m"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(code(&e), 1000);
+        // a code below cfssl's range, none at all, or success not true: 7500
+        let e = parse_envelope(
+            400,
+            br#"{"success":false,"errors":[{"code":999,"message":"m"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!((code(&e), e.message()), (7500, "m".to_string()));
+        let e = parse_envelope(500, br#"{"success":"true","result":1}"#).unwrap_err();
+        assert_eq!(
+            (code(&e), e.message()),
+            (7500, "remote request failed".to_string())
+        );
+        let e = parse_envelope(502, b" Bad Gateway\n").unwrap_err();
+        assert_eq!(
+            (code(&e), e.message()),
+            (7400, "HTTP 502: Bad Gateway".to_string())
+        );
+    }
+
+    #[test]
+    fn info_posts_label_and_profile_and_fails_over() {
+        let (port, h) = server(vec![ok(json!({"certificate": "C"}))]);
+        let down = closed_port();
+        let p = flags(&[
+            "-remote",
+            &format!("127.0.0.1:{down},127.0.0.1:{port}"),
+            "-label",
+            "L",
+            "-profile",
+            "P",
+        ]);
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let mut ctx = Ctx {
+            stdin: &mut std::io::empty(),
+            stdout: &mut out,
+            stderr: &mut err,
+        };
+        assert_eq!(info(&p, &mut ctx).unwrap(), json!({"certificate": "C"}));
+        let seen = h.join().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].line, "POST /api/v1/cfssl/info HTTP/1.1");
+        assert_eq!(seen[0].json(), json!({"label": "L", "profile": "P"}));
+        // every remote down: the last connection error (7400)
+        let p = flags(&["-remote", &format!("127.0.0.1:{down}")]);
+        let e = info(&p, &mut ctx).unwrap_err();
+        assert_eq!(code(&e), 7400, "{e:?}");
+        assert!(
+            e.message()
+                .contains(&format!("127.0.0.1:{down}/api/v1/cfssl/info"))
+        );
+    }
+
+    #[test]
+    fn request_once_returns_status_and_body() {
+        let (port, h) = server(vec![(201, "hello".into())]);
+        let r = Remote::parse(&format!("127.0.0.1:{port}")).unwrap();
+        let got = super::super::record::runtime()
+            .unwrap()
+            .block_on(request_once(&r, "PUT", "/p?q=1", b"body", None))
+            .unwrap();
+        assert_eq!(got, (201, b"hello".to_vec()));
+        let seen = h.join().unwrap();
+        assert_eq!(seen[0].line, "PUT /p?q=1 HTTP/1.1");
+        assert_eq!(seen[0].body, b"body");
+    }
+
+    #[test]
+    fn kpki_calls_plain_and_hmac_wrapped() {
+        let (port, h) = server(vec![ok(json!(1)), ok(json!(2)), ok(json!(3)), ok(json!(4))]);
+        let d = tempfile::tempdir().unwrap();
+        let keyfile = d.path().join("key");
+        std::fs::write(&keyfile, format!("{KEY_HEX}\n")).unwrap();
+        let remote = format!("127.0.0.1:{port}");
+        let plain = flags(&["-remote", &remote]);
+        assert_eq!(
+            kpki_call(&plain, "GET", "/api/v1/kpki/x", b"{\"a\":1}").unwrap(),
+            json!(1)
+        );
+        let authed = flags(&[
+            "-remote",
+            &remote,
+            "-auth-key",
+            &format!("file:{}", keyfile.display()),
+        ]);
+        assert_eq!(
+            kpki_call(&authed, "POST", "/api/v1/kpki/y", b"{\"a\":1}").unwrap(),
+            json!(2)
+        );
+        assert_eq!(
+            kpki_call(&authed, "DELETE", "/api/v1/kpki/z", b" \n").unwrap(),
+            json!(3)
+        );
+        assert_eq!(
+            kpki_call(&authed, "POST", "/api/v1/kpki/y", b"{\"a\":1}").unwrap(),
+            json!(4)
+        );
+        let e = kpki_call(&authed, "POST", "/api/v1/kpki/y", b"[1]").unwrap_err();
+        assert!(e.message().contains("not a JSON object"), "{e:?}");
+        let bad = flags(&["-remote", &remote, "-auth-key", "file:/nonexistent/k"]);
+        assert!(kpki_call(&bad, "POST", "/", b"{}").is_err());
+        let seen = h.join().unwrap();
+        assert_eq!(seen[0].line, "GET /api/v1/kpki/x HTTP/1.1");
+        assert_eq!(seen[0].body, b"{\"a\":1}");
+        let key = hex::decode(KEY_HEX).unwrap();
+        let inner = |s: &Seen| {
+            let env = AuthenticatedRequest::parse(&s.body).unwrap();
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let inner = env.verify(&[&key], now).unwrap();
+            serde_json::from_slice::<Value>(&inner).unwrap()
+        };
+        assert_eq!(seen[1].line, "POST /api/v1/kpki/y HTTP/1.1");
+        let (a, b, c) = (inner(&seen[1]), inner(&seen[2]), inner(&seen[3]));
+        assert_eq!(a["a"], 1);
+        assert_eq!(seen[2].line, "DELETE /api/v1/kpki/z HTTP/1.1");
+        assert_eq!(b.as_object().unwrap().len(), 1, "only the nonce: {b}");
+        // the nonce makes two identical calls two different requests
+        assert_eq!(a["nonce"].as_str().unwrap().len(), 32);
+        assert_ne!(a["nonce"], c["nonce"]);
+    }
+
+    #[test]
+    fn sign_goes_to_sign_or_authsign() {
+        let (port, h) = server(vec![
+            ok(json!({"certificate": "PEM1"})),
+            ok(json!({"certificate": "PEM2"})),
+            ok(json!({"no": "certificate"})),
+        ]);
+        let cfg = config(port);
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let mut ctx = Ctx {
+            stdin: &mut std::io::empty(),
+            stdout: &mut out,
+            stderr: &mut err,
+        };
+        let req = SignRequest {
+            csr_pem: b"CSR".to_vec(),
+            profile: "plain".into(),
+            label: "lbl".into(),
+            hosts: Some(vec!["a.example".into()]),
+            subject: Some(CertificateRequest {
+                cn: "cn1".into(),
+                ..Default::default()
+            }),
+        };
+        let none = flags(&[]);
+        assert_eq!(sign(&none, &mut ctx, &cfg, &req).unwrap(), "PEM1");
+        let authed = SignRequest {
+            profile: "authed".into(),
+            hosts: None,
+            subject: None,
+            ..req.clone()
+        };
+        assert_eq!(sign(&none, &mut ctx, &cfg, &authed).unwrap(), "PEM2");
+        match sign(&none, &mut ctx, &cfg, &req) {
+            Err(CliError::Failed(e)) => assert_eq!(code(&e), 7500),
+            other => panic!("{other:?}"),
+        }
+        let seen = h.join().unwrap();
+        assert_eq!(seen[0].line, "POST /api/v1/cfssl/sign HTTP/1.1");
+        let body = seen[0].json();
+        assert_eq!(body["certificate_request"], "CSR");
+        assert_eq!(body["profile"], "plain");
+        assert_eq!(body["label"], "lbl");
+        assert_eq!(body["hosts"], json!(["a.example"]));
+        assert_eq!(body["subject"]["CN"], "cn1");
+        assert_eq!(seen[1].line, "POST /api/v1/cfssl/authsign HTTP/1.1");
+        let env = AuthenticatedRequest::parse(&seen[1].body).unwrap();
+        let key = hex::decode(KEY_HEX).unwrap();
+        let inner = env
+            .verify(&[&key], time::OffsetDateTime::now_utc().unix_timestamp())
+            .unwrap();
+        let inner: Value = serde_json::from_slice(&inner).unwrap();
+        assert_eq!(
+            inner,
+            json!({"certificate_request": "CSR", "profile": "authed", "label": "lbl"})
+        );
+    }
+
+    #[test]
+    fn gencert_sends_only_the_csr_and_prints_cert_csr_key() {
+        let (port, h) = server(vec![
+            ok(json!({"certificate": "CERT"})),
+            ok(json!({"certificate": "CERT2"})),
+        ]);
+        let cfg = config(port);
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let mut ctx = Ctx {
+            stdin: &mut std::io::empty(),
+            stdout: &mut out,
+            stderr: &mut err,
+        };
+        let p = flags(&["-profile", "plain", "-label", "lbl"]);
+        let req = CertificateRequest::from_json(
+            br#"{"CN":"node","hosts":["node.example"],"key":{"algo":"ecdsa","size":256}}"#,
+        )
+        .unwrap();
+        gencert(&p, &mut ctx, &cfg, &req).unwrap();
+        let nohosts =
+            CertificateRequest::from_json(br#"{"CN":"x","key":{"algo":"ecdsa","size":256}}"#)
+                .unwrap();
+        gencert(&p, &mut ctx, &cfg, &nohosts).unwrap();
+        let ca = CertificateRequest::from_json(br#"{"CN":"x","ca":{"expiry":"1h"}}"#).unwrap();
+        assert!(gencert(&p, &mut ctx, &cfg, &ca).is_err());
+        let seen = h.join().unwrap();
+        assert_eq!(seen[0].line, "POST /api/v1/cfssl/sign HTTP/1.1");
+        let body = seen[0].json();
+        assert_eq!(body["profile"], "plain");
+        assert_eq!(body["label"], "lbl");
+        let csr = body["certificate_request"].as_str().unwrap();
+        assert!(
+            csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+            "{csr}"
+        );
+        assert!(body.get("hosts").is_none() && body.get("subject").is_none());
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["cert"], "CERT");
+        assert_eq!(lines[0]["csr"], csr);
+        assert!(
+            lines[0]["key"]
+                .as_str()
+                .unwrap()
+                .contains("PRIVATE KEY-----")
+        );
+        assert_eq!(lines[1]["cert"], "CERT2");
+        // the no-hosts warning only for the request without hosts
+        let warn = String::from_utf8(err).unwrap();
+        assert_eq!(warn.matches("[WARNING]").count(), 1, "{warn}");
+    }
+
+    #[test]
+    fn https_remotes_need_a_ca_bundle() {
+        let e = match tls_connector(&flags(&[])) {
+            Err(e) => e,
+            Ok(_) => panic!("no CA bundle accepted"),
+        };
+        assert_eq!(code(&e), 7400);
+        let d = tempfile::tempdir().unwrap();
+        let req =
+            CertificateRequest::from_json(br#"{"CN":"tls ca","key":{"algo":"ecdsa","size":256}}"#)
+                .unwrap();
+        let ca = crate::issue::init_ca(&req, None).unwrap();
+        let ca_path = d.path().join("ca.pem");
+        std::fs::write(&ca_path, &ca.cert_pem).unwrap();
+        let key_path = d.path().join("key.pem");
+        std::fs::write(&key_path, ca.key.to_pkcs8_pem()).unwrap();
+        let ca_flag = format!("file:{}", ca_path.display());
+        assert!(tls_connector(&flags(&["-tls-remote-ca", &ca_flag])).is_ok());
+        assert!(
+            tls_connector(&flags(&[
+                "-tls-remote-ca",
+                &ca_flag,
+                "-mutual-tls-client-cert",
+                ca_path.to_str().unwrap(),
+                "-mutual-tls-client-key",
+                key_path.to_str().unwrap(),
+            ]))
+            .is_ok()
+        );
+        // a client certificate without its key
+        assert!(
+            tls_connector(&flags(&[
+                "-tls-remote-ca",
+                &ca_flag,
+                "-mutual-tls-client-cert",
+                ca_path.to_str().unwrap(),
+            ]))
+            .is_err()
+        );
+    }
+
     #[test]
     fn remote_lists_keep_order_skip_blanks_and_refuse_empty() {
         let got = parse_remotes(" a:1, ,https://b:2,").unwrap();
