@@ -556,20 +556,21 @@ mod tests {
     }
 
     #[test]
-    fn bare_ipv6_and_bracketed_defaults() {
+    fn bare_and_bracketed_ipv6() {
         let r = |s: &str| Remote::parse(s).unwrap();
+        // a bare IPv6 address is a host, not host:port
         assert_eq!((r("::1").host, r("::1").port), ("::1".to_string(), 8888));
         assert_eq!(
-            r("https://[fe80::1]/x"),
+            r("https://[fe80::1]:8443/x"),
             Remote {
                 tls: true,
                 host: "fe80::1".into(),
-                port: 8888
+                port: 8443
             }
         );
         assert_eq!(
-            r("https://[fe80::1]/x").url("/y"),
-            "https://[fe80::1]:8888/y"
+            r("https://[fe80::1]:8443/x").url("/y"),
+            "https://[fe80::1]:8443/y"
         );
         assert_eq!(r(" 10.0.0.1:1 ").url(""), "http://10.0.0.1:1");
     }
