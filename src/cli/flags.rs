@@ -280,9 +280,9 @@ impl Parsed {
     pub fn bool(&self, name: &str) -> bool {
         parse_bool(&self.str(name)).unwrap_or(false)
     }
-    /// An integer flag's value (validated at parse time).
+    /// An integer flag's value (validated at parse time), read as Go's flag package reads it.
     pub fn int(&self, name: &str) -> i64 {
-        self.str(name).parse().unwrap_or(0)
+        go_int(&self.str(name)).unwrap_or(0)
     }
     /// True when the flag was given on the command line.
     pub fn is_set(&self, name: &str) -> bool {
@@ -291,6 +291,56 @@ impl Parsed {
     /// Sets a value programmatically (used by wrappers such as the serve defaults).
     pub fn set_value(&mut self, name: &'static str, v: &str) {
         self.values.insert(name, v.to_string());
+    }
+}
+
+/// An integer as Go's flag package reads one (`strconv.ParseInt(s, 0, 64)`): an optional sign,
+/// a `0x`, `0o` or `0b` prefix or a leading `0` for octal (`010` is 8), and `_` only between digits
+/// or after a prefix (`1_000`, `0x_1F`).
+fn go_int(s: &str) -> Option<i64> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits, hex) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d, true)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d, false)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d, false)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..], false)
+    } else {
+        (10, lower.as_str(), false)
+    };
+    // Go's underscoreOK: each `_` follows a digit (or the prefix, or a legacy octal's 0) and is
+    // followed by one.
+    let prefixed = radix != 10;
+    let mut prev_digit = prefixed;
+    let mut clean = String::with_capacity(digits.len());
+    for c in digits.chars() {
+        if c == '_' {
+            if !prev_digit {
+                return None;
+            }
+            prev_digit = false;
+        } else if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            clean.push(c);
+            prev_digit = true;
+        } else {
+            return None;
+        }
+    }
+    if !prev_digit || clean.is_empty() {
+        return None;
+    }
+    let magnitude = u64::from_str_radix(&clean, radix).ok()?;
+    if neg {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
     }
 }
 
@@ -343,7 +393,7 @@ pub fn parse(args: &[String], allowed: &[&str]) -> Result<Parsed, FlagError> {
                 }
             }
         };
-        if d.kind == Kind::Int && value.parse::<i64>().is_err() {
+        if d.kind == Kind::Int && go_int(&value).is_none() {
             return Err(FlagError::Bad(format!(
                 "invalid value {value:?} for flag -{name}: parse error"
             )));
@@ -375,6 +425,69 @@ pub fn usage(text: &str, allowed: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn integers_are_read_as_gos_flag_package_reads_them() {
+        // strconv.ParseInt(s, 0, 64); cfssl 1.2 accepts `-loglevel=0x1`.
+        let ok = [
+            ("0", 0),
+            ("8888", 8888),
+            ("+5", 5),
+            ("-7", -7),
+            ("0x22b8", 8888),
+            ("0X1F", 31),
+            ("010", 8),
+            ("0o17", 15),
+            ("0b101", 5),
+            ("1_000", 1000),
+            ("0x_1F", 31),
+            ("0_7", 7),
+            ("-0x10", -16),
+            ("9223372036854775807", i64::MAX),
+            ("-9223372036854775808", i64::MIN),
+        ];
+        for (s, want) in ok {
+            assert_eq!(go_int(s), Some(want), "{s:?}");
+        }
+        let bad = [
+            "",
+            "+",
+            "-",
+            "0x",
+            "08",
+            "0b2",
+            "1_",
+            "_1",
+            "1__0",
+            "0x_",
+            "1e3",
+            " 1",
+            "1 ",
+            "0x+5",
+            "--1",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "12a",
+            "٣",
+        ];
+        for s in bad {
+            assert_eq!(go_int(s), None, "{s:?}");
+        }
+        // Through the parser: accepted, read back, and refused with Go's message.
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let p = parse(
+            &args(&["-port", "0x22b8", "-loglevel=010"]),
+            &["port", "loglevel"],
+        )
+        .unwrap();
+        assert_eq!((p.int("port"), p.int("loglevel")), (8888, 8));
+        match parse(&args(&["-port=08"]), &["port"]) {
+            Err(FlagError::Bad(m)) => {
+                assert_eq!(m, "invalid value \"08\" for flag -port: parse error")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     use super::*;
 
     fn v(a: &[&str]) -> Vec<String> {

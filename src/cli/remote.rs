@@ -26,8 +26,10 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// Parses `host`, `host:port`, `IP:port`, `[v6]:port`, `http://…`, `https://…` (default
-    /// port 8888, as cfssl).
+    /// Parses `host`, `host:port`, `IP:port`, `[v6]:port`, `http://…`, `https://…`. Without a
+    /// port: 8888 for a bare address, the scheme's port (80, 443) for a URL.
+    // cfssl compat: cfssl checks `http://host` against `host:8888` but then dials the URL as
+    // written, i.e. on port 80 (443 for https); only a bare `host` gets 8888.
     pub fn parse(s: &str) -> Result<Remote> {
         let bad = || {
             Error::Policy(
@@ -36,12 +38,12 @@ impl Remote {
             )
         };
         let s = s.trim();
-        let (tls, rest) = if let Some(r) = s.strip_prefix("https://") {
-            (true, r)
+        let (tls, rest, default_port) = if let Some(r) = s.strip_prefix("https://") {
+            (true, r, 443)
         } else if let Some(r) = s.strip_prefix("http://") {
-            (false, r)
+            (false, r, 80)
         } else {
-            (false, s)
+            (false, s, 8888)
         };
         let hostport = rest.split('/').next().unwrap_or("");
         if hostport.is_empty() {
@@ -51,30 +53,33 @@ impl Remote {
             let (h, after) = h.split_once(']').ok_or_else(bad)?;
             let port = match after.strip_prefix(':') {
                 Some(p) => p.parse().map_err(|_| bad())?,
-                None => 8888,
+                None => default_port,
             };
             (h.to_string(), port)
         } else {
             match hostport.rsplit_once(':') {
                 Some((h, p)) if !h.contains(':') => (h.to_string(), p.parse().map_err(|_| bad())?),
-                Some(_) => (hostport.to_string(), 8888), // bare IPv6
-                None => (hostport.to_string(), 8888),
+                Some(_) => (hostport.to_string(), default_port), // bare IPv6
+                None => (hostport.to_string(), default_port),
             }
         };
         Ok(Remote { tls, host, port })
     }
 
-    fn url(&self, path: &str) -> String {
-        let h = if self.host.contains(':') {
-            format!("[{}]", self.host)
+    /// `host:port`, with an IPv6 host in brackets (URLs and the Host header, RFC 3986 §3.2.2).
+    fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
         } else {
-            self.host.clone()
-        };
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
         format!(
-            "{}://{}:{}{}",
+            "{}://{}{}",
             if self.tls { "https" } else { "http" },
-            h,
-            self.port,
+            self.authority(),
             path
         )
     }
@@ -180,7 +185,7 @@ async fn request_once(
     let req = hyper::Request::builder()
         .method(method)
         .uri(path)
-        .header("host", format!("{}:{}", r.host, r.port))
+        .header("host", r.authority())
         .header("content-type", "application/json")
         .body(http_body_util::Full::new(
             hyper::body::Bytes::copy_from_slice(body),
@@ -422,6 +427,8 @@ mod tests {
     struct Seen {
         /// `POST /path HTTP/1.1`
         line: String,
+        /// the Host header's value
+        host: String,
         body: Vec<u8>,
     }
 
@@ -484,8 +491,16 @@ mod tests {
                     reply.len()
                 )
                 .unwrap();
+                let host = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("host").then(|| v.trim().to_string())
+                    })
+                    .unwrap_or_default();
                 seen.push(Seen {
                     line: head.lines().next().unwrap_or("").to_string(),
+                    host,
                     body: buf[head_end..head_end + len].to_vec(),
                 });
             }
@@ -701,7 +716,36 @@ mod tests {
         assert_eq!(got, (201, b"hello".to_vec()));
         let seen = h.join().unwrap();
         assert_eq!(seen[0].line, "PUT /p?q=1 HTTP/1.1");
+        assert_eq!(seen[0].host, format!("127.0.0.1:{port}"));
         assert_eq!(seen[0].body, b"body");
+    }
+
+    #[test]
+    fn ipv6_hosts_are_bracketed_in_urls_and_the_host_header() {
+        let r = |s: &str| Remote::parse(s).unwrap();
+        // RFC 3986 §3.2.2: `host: ::1:8889` is not a valid authority.
+        assert_eq!(r("[::1]:8889").authority(), "[::1]:8889");
+        assert_eq!(r("::1").authority(), "[::1]:8888");
+        assert_eq!(r("ca.example:9").authority(), "ca.example:9");
+        assert_eq!(
+            r("https://[fe80::1]/x").url("/y"),
+            "https://[fe80::1]:443/y"
+        );
+    }
+
+    #[test]
+    fn a_url_without_a_port_dials_the_schemes_port_as_cfssl() {
+        let port = |s: &str| Remote::parse(s).unwrap().port;
+        // Observed with cfssl 1.2: `-remote http://127.0.0.1` dials port 80, https 443,
+        // `http://[::1]` 80; a bare host (no scheme) 8888.
+        assert_eq!(port("http://ca.example"), 80);
+        assert_eq!(port("http://ca.example/"), 80);
+        assert_eq!(port("https://ca.example/"), 443);
+        assert_eq!(port("https://[::1]"), 443);
+        assert_eq!(port("http://[::1]"), 80);
+        assert_eq!(port("ca.example"), 8888);
+        assert_eq!(port("[::1]"), 8888);
+        assert_eq!(port("http://ca.example:8888"), 8888);
     }
 
     #[test]
