@@ -2106,4 +2106,293 @@ mod tests {
         }
         db.close().await.unwrap();
     }
+
+    #[tokio::test]
+    async fn debug_shows_the_url_and_nothing_else() {
+        let db = memory_db().await;
+        assert_eq!(
+            format!("{:?}", sqlite(&db)),
+            "SqliteDb { url: \"sqlite::memory:\", .. }"
+        );
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn empty_serial_or_aki_is_refused_with_11100() {
+        let db = memory_db().await;
+        let mut r = record("", "a", datetime!(2030-01-01 00:00 UTC));
+        let e = db.insert_certificate(&r).await.unwrap_err();
+        assert_eq!(e.code(), 11100, "{e}");
+        assert!(e.message().contains("not decimal"), "{e}");
+        r.serial_number = "42".into();
+        r.authority_key_identifier = String::new();
+        let e = db.insert_certificate(&r).await.unwrap_err();
+        assert_eq!(e.code(), 11100, "{e}");
+        assert!(e.message().contains("not lowercase hex"), "{e}");
+        assert_eq!(db.count_certificates().await.unwrap(), 0);
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn url_parameters_reach_the_connections() {
+        // synchronous=normal is taken out of the URL and applied (and is not refused as a
+        // parameter: only mode=memory is).
+        let (dir, _url, db) = file_db().await;
+        db.insert_certificate(&record("1", "ro", now() + time::Duration::days(1)))
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+        let path = dir.path().join("certs.db");
+        let db = CertDb::connect(&format!("sqlite://{}?synchronous=normal", path.display()))
+            .await
+            .unwrap();
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&sqlite(&db).pool)
+            .await
+            .unwrap();
+        assert_eq!(sync, 1, "NORMAL");
+        db.close().await.unwrap();
+        // mode=ro: readers work, and the writer's connection is read-only too, so inserts fail.
+        let db = CertDb::connect(&format!("sqlite://{}?mode=ro", path.display()))
+            .await
+            .unwrap();
+        assert_eq!(db.count_certificates().await.unwrap(), 1);
+        let e = db
+            .insert_certificate(&record("2", "ro", now() + time::Duration::days(1)))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), 11100, "{e}");
+        assert!(e.message().contains("readonly"), "{e}");
+        assert_eq!(db.count_certificates().await.unwrap(), 1);
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn token_insert_errors_other_than_duplicates_keep_their_sqlite_message() {
+        let db = memory_db().await;
+        let pool = &sqlite(&db).pool;
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON bootstrap_tokens \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        let tok = TokenRecord {
+            token_id: "abcdef".into(),
+            secret_hash: "sha256:x".into(),
+            expires_at: None,
+            groups: Vec::new(),
+            usages: vec!["authentication".into()],
+            description: String::new(),
+            created_at: datetime!(2026-11-22 01:00 UTC),
+            revoked_at: None,
+        };
+        let e = db.insert_token(&tok).await.unwrap_err();
+        assert_eq!(
+            e,
+            Error::CertStore(
+                11100,
+                "failed to insert the token: refused by the test".into()
+            )
+        );
+        sqlx::query("DROP TRIGGER refuse")
+            .execute(pool)
+            .await
+            .unwrap();
+        db.insert_token(&tok).await.unwrap();
+        let e = db.insert_token(&tok).await.unwrap_err();
+        assert_eq!(
+            e,
+            Error::CertStore(
+                11100,
+                "failed to insert the token: duplicate token id \"abcdef\"".into()
+            )
+        );
+        // Reads report the bare SQLite message as 11000, as cfssl does.
+        sqlx::query("DROP TABLE bootstrap_tokens")
+            .execute(pool)
+            .await
+            .unwrap();
+        let e = db.list_tokens().await.unwrap_err();
+        assert_eq!(
+            e,
+            Error::CertStore(11000, "no such table: bootstrap_tokens".into())
+        );
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn expiring_within_past_the_storable_range_is_clamped() {
+        let db = memory_db().await;
+        let t = now();
+        for (serial, expiry) in [
+            ("1", t - time::Duration::days(1)),
+            ("2", t + time::Duration::days(1)),
+            ("3", datetime!(9999-12-31 00:00 UTC)),
+        ] {
+            db.insert_certificate(&record(serial, "x", expiry))
+                .await
+                .unwrap();
+        }
+        let list = |within: time::Duration| {
+            let db = db.clone();
+            async move {
+                db.list_certificates(&ListFilter {
+                    expiring_within: Some(within),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.serial_number)
+                .collect::<Vec<_>>()
+            }
+        };
+        // now + MAX overflows: every unexpired row, up to the end of year 9999.
+        assert_eq!(list(time::Duration::MAX).await, ["2", "3"]);
+        // now + MIN overflows the other way: nothing.
+        assert!(list(time::Duration::MIN).await.is_empty());
+        // Within range, but before year 1 (not storable): nothing either.
+        assert!(list(-time::Duration::days(800_000)).await.is_empty());
+        db.close().await.unwrap();
+    }
+
+    #[test]
+    fn splitmix64_matches_the_reference_sequence() {
+        // SplitMix64 seeded with 0 (Vigna's reference implementation).
+        let mut r = SplitMix64(0);
+        assert_eq!(r.next(), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(r.next(), 0x6E78_9E6A_A1B9_65F4);
+        assert_eq!(r.next(), 0x06C4_5D18_8009_454F);
+        assert_eq!(rng_start(0), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(rng_start(u64::MAX), SplitMix64(u64::MAX).next());
+        assert_ne!(rng_start(1), rng_start(0));
+    }
+
+    #[test]
+    fn multi_insert_sql_lists_one_placeholder_group_per_row() {
+        let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        let head = format!("INSERT INTO certificates ({CERT_COLUMNS}) VALUES ");
+        assert_eq!(multi_insert_sql(1), format!("{head}{one}"));
+        assert_eq!(multi_insert_sql(3), format!("{head}{one}, {one}, {one}"));
+    }
+
+    #[test]
+    fn synthetic_rows_have_the_documented_shape() {
+        let now = datetime!(2026-11-22 12:00 UTC);
+        let now_text = format_db_time(now).unwrap();
+        let mut rng = SplitMix64(7);
+        let (mut min_offset, mut max_offset) = (i64::MAX, i64::MIN);
+        let mut reasons = std::collections::BTreeSet::new();
+        let mut pem_chars = std::collections::BTreeMap::<char, usize>::new();
+        let mut cns = std::collections::BTreeSet::new();
+        for i in 0..2000u32 {
+            let revoked = i % 2 == 0;
+            let p = synthetic_row(&mut rng, 12_345, now, &now_text, AKI, revoked).unwrap();
+            assert_eq!((p.serial.as_str(), p.aki.as_str()), ("12345", AKI));
+            assert_eq!(p.issued_at, now_text);
+            let expiry = parse_db_time(&p.expiry).unwrap();
+            let offset = (expiry - now).whole_seconds();
+            min_offset = min_offset.min(offset);
+            max_offset = max_offset.max(offset);
+            assert_eq!(
+                parse_db_time(&p.not_before).unwrap(),
+                expiry - time::Duration::days(365)
+            );
+            if revoked {
+                assert_eq!(p.status, "revoked");
+                assert_eq!(p.revoked_at, now_text);
+                reasons.insert(p.reason);
+            } else {
+                assert_eq!((p.status.as_str(), p.reason), ("good", 0));
+                assert_eq!(p.revoked_at, ZERO_TIME_TEXT);
+            }
+            let body = p
+                .pem
+                .strip_prefix("-----BEGIN CERTIFICATE-----\n")
+                .and_then(|b| b.strip_suffix("-----END CERTIFICATE-----\n"))
+                .unwrap();
+            let lines: Vec<&str> = body.lines().collect();
+            assert_eq!(lines.len(), 13);
+            for line in lines {
+                assert_eq!(line.len(), 64);
+                for group in line.as_bytes().chunks(8) {
+                    // Each character comes from its own 6 bits of the random word.
+                    assert!(group[..6].iter().any(|&c| c != group[0]), "{line}");
+                }
+                for c in line.chars() {
+                    *pem_chars.entry(c).or_default() += 1;
+                }
+            }
+            let n = p
+                .common_name
+                .strip_prefix("svc-")
+                .and_then(|c| c.strip_suffix(".synthetic.example"))
+                .unwrap();
+            assert_eq!(n.len(), 5);
+            assert!(n.parse::<u32>().unwrap() < 50_000);
+            assert_eq!(p.sans, Some(format!("[\"{}\"]", p.common_name)));
+            assert_eq!(p.metadata, None);
+            assert_eq!((p.ca_label.as_str(), p.profile.as_str()), ("", "synthetic"));
+            cns.insert(p.common_name);
+        }
+        // Expiry from 60 days ago to 3 years ahead, spread over the whole range.
+        let day = 86_400;
+        assert!(
+            min_offset >= -60 * day && min_offset < -30 * day,
+            "{min_offset}"
+        );
+        assert!(max_offset < 3 * 365 * day - 60 * day && max_offset > 2 * 365 * day);
+        assert_eq!(reasons.into_iter().collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+        // Base64 characters, all used, none dominating.
+        assert_eq!(pem_chars.len(), 64);
+        assert!(
+            pem_chars
+                .keys()
+                .all(|c| c.is_ascii_alphanumeric() || "+/".contains(*c))
+        );
+        let total: usize = pem_chars.values().sum();
+        assert!(pem_chars.values().all(|&n| n < total / 32), "{pem_chars:?}");
+        assert!(cns.len() > 1900, "{}", cns.len());
+    }
+
+    #[test]
+    fn synthetic_serials_rise_and_every_nth_row_is_revoked() {
+        let now = datetime!(2026-11-22 12:00 UTC);
+        let start = 10_u128.pow(37);
+        let mut rows = SyntheticRows {
+            serial: start,
+            rng: SplitMix64(99),
+            now,
+            now_text: format_db_time(now).unwrap(),
+            aki: AKI.to_string(),
+            revoked_every: 3,
+            done: 0,
+        };
+        let got = rows.generate(9).unwrap();
+        assert_eq!(rows.done, 9);
+        let status: Vec<&str> = got.iter().map(|p| p.status.as_str()).collect();
+        assert_eq!(
+            status,
+            [
+                "good", "good", "revoked", "good", "good", "revoked", "good", "good", "revoked"
+            ]
+        );
+        // The first step is 1 + the top 40 bits of the generator's first output.
+        let first: u128 = got[0].serial.parse().unwrap();
+        assert_eq!(first, start + 1 + u128::from(SplitMix64(99).next() >> 24));
+        let mut prev = start;
+        for p in &got {
+            let s: u128 = p.serial.parse().unwrap();
+            assert!(s > prev && s - prev <= 1 << 40, "{prev} -> {s}");
+            assert_eq!(p.serial.len(), 38);
+            prev = s;
+        }
+        assert!(rows.generate(0).unwrap().is_empty());
+        // revoked_every 0: nothing is revoked.
+        rows.revoked_every = 0;
+        assert!(rows.generate(5).unwrap().iter().all(|p| p.status == "good"));
+    }
 }
