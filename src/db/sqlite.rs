@@ -1859,10 +1859,17 @@ mod tests {
         db.close().await.unwrap();
     }
 
+    /// Bounded (generously): a fill whose loop never ends must fail the test, not hang it.
+    async fn bounded<T>(fill: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(std::time::Duration::from_secs(60), fill)
+            .await
+            .expect("the fill did not finish within 60 s")
+    }
+
     #[tokio::test]
     async fn fill_synthetic_writes_realistic_rows() {
         let db = memory_db().await;
-        db.fill_synthetic(1000, 10, AKI).await.unwrap();
+        bounded(db.fill_synthetic(1000, 10, AKI)).await.unwrap();
         assert_eq!(db.count_certificates().await.unwrap(), 1000);
         let revoked = ListFilter {
             status: Some("revoked".into()),
@@ -1904,8 +1911,11 @@ mod tests {
         };
         let before = indexes(db.clone()).await;
         assert_eq!(before.len(), 3);
-        db.fill_synthetic(FILL_BULK_MIN_ROWS, 0, AKI).await.unwrap(); // bulk path: empty table
-        db.fill_synthetic(500, 0, "ff").await.unwrap(); // incremental path
+        // bulk path (empty table), then the incremental path
+        bounded(db.fill_synthetic(FILL_BULK_MIN_ROWS, 0, AKI))
+            .await
+            .unwrap();
+        bounded(db.fill_synthetic(500, 0, "ff")).await.unwrap();
         assert_eq!(indexes(db.clone()).await, before);
         assert_eq!(
             db.count_certificates().await.unwrap(),
@@ -2394,5 +2404,40 @@ mod tests {
         // revoked_every 0: nothing is revoked.
         rows.revoked_every = 0;
         assert!(rows.generate(5).unwrap().iter().all(|p| p.status == "good"));
+    }
+
+    #[tokio::test]
+    async fn fill_starts_anywhere_in_the_lower_half_of_the_38_digit_range() {
+        let db = memory_db().await;
+        let mut conn = SqliteConnection::connect_with(&sqlite(&db).opts)
+            .await
+            .unwrap();
+        let ten_37 = 10_u128.pow(37);
+        let mut firsts = std::collections::BTreeSet::new();
+        for (i, seed) in [1, 2, 3, 42, 0xDEAD_BEEF, 1 << 63, u64::MAX - 1, u64::MAX]
+            .into_iter()
+            .enumerate()
+        {
+            let aki = format!("{i:02x}");
+            bounded(fill_on(&mut conn, 1, 0, &aki, seed)).await.unwrap();
+            let serial: String = sqlx::query_scalar(
+                "SELECT serial_number FROM certificates WHERE authority_key_identifier = ?",
+            )
+            .bind(&aki)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            let s: u128 = serial.parse().unwrap();
+            // Lower half (plus one step of < 2^40), and not pinned to its start: the start is
+            // drawn from all 128 bits of two generator outputs.
+            assert!(
+                s > ten_37 + 10_u128.pow(20) && s <= ten_37 + ten_37 / 2 + (1 << 40),
+                "seed {seed}: {s}"
+            );
+            firsts.insert(s);
+        }
+        assert_eq!(firsts.len(), 8);
+        conn.close().await.unwrap();
+        db.close().await.unwrap();
     }
 }
