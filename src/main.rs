@@ -14,71 +14,10 @@
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(dead_code))]
 
-/// On musl, the allocator is chosen once per process, before its first allocation: mimalloc for
-/// `serve` (musl's own malloc maps and unmaps under a server's load), musl's malloc for every
-/// other command (mimalloc's start-up costs a short CLI call more than all its allocations).
-#[cfg(target_env = "musl")]
-mod alloc {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-
-    static SERVER: AtomicBool = AtomicBool::new(false);
-
-    /// Must be called before the first allocation, and at most once.
-    pub fn use_server_allocator() {
-        SERVER.store(true, Relaxed);
-    }
-
-    pub struct Chosen;
-
-    // SAFETY: every block is freed and reallocated by the allocator that made it, because the
-    // choice is made before the first allocation and never changes.
-    unsafe impl GlobalAlloc for Chosen {
-        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-            // SAFETY: forwarded with the caller's guarantees.
-            unsafe {
-                if SERVER.load(Relaxed) {
-                    mimalloc::MiMalloc.alloc(l)
-                } else {
-                    System.alloc(l)
-                }
-            }
-        }
-        unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-            // SAFETY: as above.
-            unsafe {
-                if SERVER.load(Relaxed) {
-                    mimalloc::MiMalloc.alloc_zeroed(l)
-                } else {
-                    System.alloc_zeroed(l)
-                }
-            }
-        }
-        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-            // SAFETY: as above.
-            unsafe {
-                if SERVER.load(Relaxed) {
-                    mimalloc::MiMalloc.dealloc(p, l)
-                } else {
-                    System.dealloc(p, l)
-                }
-            }
-        }
-        unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-            // SAFETY: as above.
-            unsafe {
-                if SERVER.load(Relaxed) {
-                    mimalloc::MiMalloc.realloc(p, l, new)
-                } else {
-                    System.realloc(p, l, new)
-                }
-            }
-        }
-    }
-
-    #[global_allocator]
-    static GLOBAL: Chosen = Chosen;
-}
+// The static musl build's allocator (the glibc build uses glibc's malloc); compiled for the unit
+// tests on every target.
+#[cfg(any(target_env = "musl", test))]
+mod main_alloc;
 
 use kpki::cli::{self, CliError, Ctx};
 use std::ffi::c_int;
@@ -96,9 +35,7 @@ extern "C" fn main(argc: c_int, argv: *const *const std::ffi::c_char) -> c_int {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     #[cfg(target_env = "musl")]
     // SAFETY: as for c_args below; nothing has been allocated yet.
-    if unsafe { is_serve(argc, argv) } {
-        alloc::use_server_allocator();
-    }
+    main_alloc::choose(unsafe { is_serve(argc, argv) });
     open_closed_standard_fds();
     // SAFETY: the C start-up passes `argc` valid NUL-terminated strings in `argv`.
     let args = unsafe { c_args(argc, argv) };

@@ -122,3 +122,52 @@ fn an_argument_that_is_not_utf8_is_a_usage_error() {
     );
     assert!(out.stdout.is_empty(), "{}", out.describe());
 }
+
+/// The static musl build links mimalloc for `serve` alone (src/main_alloc.rs). Its process set-up,
+/// which reads the MIMALLOC_* options and with MIMALLOC_VERBOSE=1 prints them, runs when `serve`
+/// starts and in no other command: a constructor doing it in every process cost each CLI call
+/// ~10 % of its instructions. The glibc build does not link mimalloc; there only the first half
+/// applies (CI runs this file against the musl build too).
+#[test]
+fn mimalloc_is_set_up_for_serve_only() {
+    let ws = Workspace::with_tools(Tools::kpki());
+    ca(&ws);
+    for args in [&["version"][..], &["certinfo", "-cert", "ca.pem"]] {
+        let mut cmd = Command::new(kpki_bin());
+        cmd.args(args)
+            .env("MIMALLOC_VERBOSE", "1")
+            .current_dir(ws.dir());
+        let out = run_bounded(cmd, None, CMD_TIMEOUT, "kpki with MIMALLOC_VERBOSE=1");
+        assert_eq!(out.code, Some(0), "{}", out.describe());
+        assert!(!out.stderr.contains("mimalloc"), "{}", out.describe());
+    }
+    let image = std::fs::read(kpki_bin()).expect("read the kpki executable");
+    let marker = b"option '%s': %ld %s";
+    if !image.windows(marker.len()).any(|w| w == marker) {
+        loud("mimalloc is not linked into this kpki build (glibc): its serve half is not run");
+        return;
+    }
+    let log = ws.path("serve.log");
+    let mut guard = ProcessGuard::new();
+    let mut cmd = Command::new(kpki_bin());
+    cmd.args(["serve", "-ca", "ca.pem", "-ca-key", "ca-key.pem"])
+        .args(["-db", "sqlite://kpki.db", "-port", "0"])
+        .env("MIMALLOC_VERBOSE", "1")
+        .current_dir(ws.dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    guard.spawn("kpki serve with MIMALLOC_VERBOSE=1", cmd);
+    let seen = poll_until(Duration::from_secs(60), Duration::from_millis(50), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("mimalloc: option 'verbose': 1") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    });
+    guard.kill_all();
+    if let Err(text) = seen {
+        panic!("serve did not set mimalloc up (its options unread); stderr: {text}");
+    }
+}
