@@ -125,7 +125,7 @@ impl SigAlg {
 
 /// A private key that can sign, with its PKCS#8 form kept for output.
 pub struct PrivateKey {
-    pair: rcgen::KeyPair,
+    pair: Pair,
     algo: KeyAlgo,
     pkcs8: Zeroizing<Vec<u8>>,
 }
@@ -133,6 +133,49 @@ pub struct PrivateKey {
 impl std::fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "PrivateKey({})", self.algo.name())
+    }
+}
+
+/// What signs: rcgen's key pair for a loaded key (and a generated RSA or Ed25519 one), or a new
+/// ECDSA key used as AWS-LC made it. (rcgen's `KeyPair::generate_for` serialises the new key to
+/// PKCS#8 and parses it back, and AWS-LC's parser checks the key with one more scalar
+/// multiplication: ~10 % of a `gencert` call's instructions.)
+enum Pair {
+    Rcgen(rcgen::KeyPair),
+    NewEcdsa {
+        pair: aws_lc_rs::signature::EcdsaKeyPair,
+        alg: &'static rcgen::SignatureAlgorithm,
+    },
+}
+
+impl PublicKeyData for Pair {
+    fn der_bytes(&self) -> &[u8] {
+        match self {
+            Pair::Rcgen(pair) => pair.der_bytes(),
+            Pair::NewEcdsa { pair, .. } => {
+                use aws_lc_rs::signature::KeyPair;
+                pair.public_key().as_ref()
+            }
+        }
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        match self {
+            Pair::Rcgen(pair) => pair.algorithm(),
+            Pair::NewEcdsa { alg, .. } => alg,
+        }
+    }
+}
+
+impl SigningKey for Pair {
+    fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
+        match self {
+            Pair::Rcgen(pair) => pair.sign(msg),
+            Pair::NewEcdsa { pair, .. } => pair
+                .sign(&aws_lc_rs::rand::SystemRandom::new(), msg)
+                .map(|sig| sig.as_ref().to_vec())
+                .map_err(|_| rcgen::Error::RingUnspecified),
+        }
     }
 }
 
@@ -167,10 +210,19 @@ impl PrivateKey {
                 kp.as_der().map_err(gen_err)?.as_ref().to_vec()
             }
             KeyAlgo::EcdsaP256 | KeyAlgo::EcdsaP384 | KeyAlgo::EcdsaP521 => {
-                // The new pair is used as is: loading its PKCS#8 again would repeat AWS-LC's key
-                // check (one more scalar multiplication per key, ~4 % of a `gencert` call).
-                let pair = rcgen::KeyPair::generate_for(algo.rcgen_alg()).map_err(gen_err)?;
-                let pkcs8 = Zeroizing::new(pair.serialize_der());
+                // The new pair is used as is (see `Pair`); its PKCS#8 v1 is what rcgen wrote.
+                use aws_lc_rs::signature as s;
+                let signing = match algo {
+                    KeyAlgo::EcdsaP256 => &s::ECDSA_P256_SHA256_ASN1_SIGNING,
+                    KeyAlgo::EcdsaP384 => &s::ECDSA_P384_SHA384_ASN1_SIGNING,
+                    _ => &s::ECDSA_P521_SHA512_ASN1_SIGNING,
+                };
+                let pair = s::EcdsaKeyPair::generate(signing).map_err(gen_err)?;
+                let pkcs8 = Zeroizing::new(pair.to_pkcs8v1().map_err(gen_err)?.as_ref().to_vec());
+                let pair = Pair::NewEcdsa {
+                    pair,
+                    alg: algo.rcgen_alg(),
+                };
                 return Ok(PrivateKey { pair, algo, pkcs8 });
             }
             // Through from_pkcs8, which normalises Ed25519 to PKCS#8 v1.
@@ -217,7 +269,7 @@ impl PrivateKey {
                 let pair = rcgen::KeyPair::from_der_and_sign_algo(&der, &rcgen::PKCS_ED25519)
                     .map_err(|_| parse_err())?;
                 return Ok(PrivateKey {
-                    pair,
+                    pair: Pair::Rcgen(pair),
                     algo: KeyAlgo::Ed25519,
                     pkcs8: Zeroizing::new(v1.as_ref().to_vec()),
                 });
@@ -232,7 +284,11 @@ impl PrivateKey {
         let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.to_vec()));
         let pair = rcgen::KeyPair::from_der_and_sign_algo(&der, algo.rcgen_alg())
             .map_err(|_| parse_err())?;
-        Ok(PrivateKey { pair, algo, pkcs8 })
+        Ok(PrivateKey {
+            pair: Pair::Rcgen(pair),
+            algo,
+            pkcs8,
+        })
     }
 
     /// Loads a key from PEM text: PKCS#8 ("PRIVATE KEY", "Ed25519 PRIVATE KEY"), SEC1
@@ -676,6 +732,8 @@ M6kLPKDuhiWoFpipym3wdN6hyr+NUOXtouNSFJDmxCNI\n\
             // The loaded form signs the same way.
             let back = PrivateKey::from_pem(k.to_cfssl_pem().unwrap().as_bytes(), None).unwrap();
             assert_eq!(back.algo(), algo);
+            assert_eq!(back.spki_der(), k.spki_der(), "{algo:?}");
+            assert_eq!(back.pkcs8_der(), k.pkcs8_der(), "{algo:?}");
             let s = back.sign(msg).unwrap();
             assert!(public.verify(msg, &s).is_ok(), "{algo:?} reloaded");
         }
