@@ -281,8 +281,11 @@ impl PrivateKey {
                 ));
             }
         };
-        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.to_vec()));
-        let pair = rcgen::KeyPair::from_der_and_sign_algo(&der, algo.rcgen_alg())
+        // rcgen's PKCS#8 entry point: its `from_der_and_sign_algo` also tries every ECDSA key as
+        // SEC1 (aws-lc-rs `from_private_key_der` evaluates both parses), and the failed one set
+        // up AWS-LC's error queue in every call that loads a CA key.
+        let der = PrivatePkcs8KeyDer::from(pkcs8.to_vec());
+        let pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, algo.rcgen_alg())
             .map_err(|_| parse_err())?;
         Ok(PrivateKey {
             pair: Pair::Rcgen(pair),
