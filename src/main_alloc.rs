@@ -285,6 +285,17 @@ mod tests {
         }
     }
 
+    // Pure: compares addresses against the arena's bounds, touches no state.
+    #[test]
+    fn arena_bounds_are_half_open() {
+        let start = base();
+        assert!(in_arena(start));
+        assert!(in_arena(start.wrapping_add(ARENA_BYTES).wrapping_sub(1)));
+        assert!(!in_arena(start.wrapping_add(ARENA_BYTES)));
+        assert!(!in_arena(start.wrapping_sub(1)));
+        assert!(!in_arena(std::ptr::null_mut()));
+    }
+
     // One test owns the arena (its statics are the process's): the others must not call choose.
     #[test]
     fn arena_blocks_reuse_grow_and_fall_back() {
@@ -344,6 +355,33 @@ mod tests {
             // Same class: stays put.
             let same = a.realloc(moved, layout(3 * size + 1000), 3 * size + 1001);
             assert_eq!(same, moved);
+            // So does a block that is not the last one (no move within its class) ...
+            let (p, size) = blocks[0];
+            assert_eq!(a.realloc(p, layout(size), size + 10), p);
+            // ... while one shrunk to another class moves, copying only what fits: here into a
+            // freed block, whose neighbour keeps its bytes.
+            let (hole, hole_size) = blocks[5];
+            a.dealloc(hole, layout(hole_size));
+            let (p, size) = blocks[20];
+            let shrunk = a.realloc(p, layout(size), hole_size);
+            assert_eq!(shrunk, hole);
+            assert!(
+                std::slice::from_raw_parts(shrunk, hole_size)
+                    .iter()
+                    .all(|&b| b == 21)
+            );
+            let (neighbour, neighbour_size) = blocks[6];
+            assert!(
+                std::slice::from_raw_parts(neighbour, neighbour_size)
+                    .iter()
+                    .all(|&b| b == 7),
+                "shrinking move wrote past the new block"
+            );
+            // Alignment 16 is the arena's own, so such blocks come from it.
+            let align16 = Layout::from_size_align(48, ALIGN).unwrap();
+            let sixteen = a.alloc(align16);
+            assert!(in_arena(sixteen) && (sixteen as usize).is_multiple_of(ALIGN));
+            a.dealloc(sixteen, align16);
             // Over-aligned and huge blocks come from the system, and go back to it.
             let aligned = a.alloc(Layout::from_size_align(64, 64).unwrap());
             assert!(!in_arena(aligned) && (aligned as usize).is_multiple_of(64));
@@ -382,6 +420,20 @@ mod tests {
             }
             assert!(!in_arena(last));
             a.dealloc(last, layout(LARGEST));
+            // The last block, with less room after it than it grows to, moves to the system
+            // instead of growing past the arena's end.
+            let tail = a.alloc(layout(16));
+            assert!(in_arena(tail), "room for a small block is left");
+            tail.write_bytes(5, 16);
+            let out = a.realloc(tail, layout(16), LARGEST);
+            assert!(!in_arena(out));
+            assert!(std::slice::from_raw_parts(out, 16).iter().all(|&b| b == 5));
+            a.dealloc(out, layout(LARGEST));
+            // The arena's last bytes go to a request that fits them exactly (the largest class's
+            // list is empty: none of its arena blocks was freed); then it is full.
+            let room = ARENA_BYTES - (*STATE.0.get()).next;
+            assert_eq!(take(CLASSES - 1, room), base().add(ARENA_BYTES - room));
+            assert!(take(CLASSES - 1, 16).is_null());
             a.dealloc(early, layout(32));
         }
     }
