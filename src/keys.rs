@@ -343,12 +343,15 @@ impl PrivateKey {
         Self::from_der_any(der).map_err(|_| err)
     }
 
-    /// Loads DER trying PKCS#8, then PKCS#1, then SEC1 (cfssl's order).
+    /// Loads DER trying PKCS#8, then PKCS#1, then SEC1 (cfssl's order). An RSA key refused for
+    /// its size keeps that error ("too weak", "too large") rather than SEC1's parse failure.
     pub fn from_der_any(der: &[u8]) -> Result<Self> {
         if pkcs8::PrivateKeyInfo::from_der(der).is_ok() {
             return Self::from_pkcs8(der.to_vec());
         }
-        Self::from_pkcs1(der).or_else(|_| Self::from_sec1(der))
+        Self::from_pkcs1(der).or_else(|rsa| {
+            Self::from_sec1(der).map_err(|ec| if rsa.code() == 2400 { rsa } else { ec })
+        })
     }
 
     fn from_pkcs1(der: &[u8]) -> Result<Self> {
@@ -478,6 +481,10 @@ fn rsa_reject(e: aws_lc_rs::error::KeyRejected) -> Error {
     let s = e.to_string();
     if s.contains("Small") || s.contains("small") {
         Error::PrivateKey(2400, "RSA key is too weak".into())
+    } else if s.contains("Large") {
+        // AWS-LC signs with RSA keys of up to 8192 bits (Go would take a larger one); the same
+        // words as for a request of that size, not "Failed to parse".
+        Error::PrivateKey(2400, "RSA key size too large".into())
     } else {
         parse_err()
     }
@@ -789,6 +796,10 @@ M6kLPKDuhiWoFpipym3wdN6hyr+NUOXtouNSFJDmxCNI\n\
             .unwrap();
         assert_eq!(err(pem_encode("PRIVATE KEY", &p8).as_bytes()), weak);
         assert_eq!(PrivateKey::from_pkcs8(p8).unwrap_err().to_json(), weak);
+        assert_eq!(
+            PrivateKey::from_der_any(&pkcs1).unwrap_err().to_json(),
+            weak
+        );
         // Unlabelled DER is tried as PKCS#8, PKCS#1 then SEC1.
         let k = PrivateKey::generate(KeyAlgo::EcdsaP384).unwrap();
         let sec1 = pem::parse(k.to_cfssl_pem().unwrap())
@@ -801,6 +812,25 @@ M6kLPKDuhiWoFpipym3wdN6hyr+NUOXtouNSFJDmxCNI\n\
         assert_eq!(
             PrivateKey::from_der_any(b"\x30\x00").unwrap_err().to_json(),
             r#"{"code":2003,"message":"Failed to parse private key"}"#
+        );
+    }
+
+    #[test]
+    fn rsa_keys_over_8192_bits_are_refused_as_too_large_in_every_container() {
+        // An 8256-bit key (openssl genrsa 8256): AWS-LC refuses RSA keys over 8192 bits.
+        let p8_pem = include_str!("../tests/fixtures/rsa-8256-key.pem");
+        let large = r#"{"code":2400,"message":"RSA key size too large"}"#;
+        let err = |pem: &[u8]| PrivateKey::from_pem(pem, None).unwrap_err().to_json();
+        assert_eq!(err(p8_pem.as_bytes()), large);
+        let p8 = pem::parse(p8_pem).unwrap().into_contents();
+        let pkcs1 = pkcs8::PrivateKeyInfo::from_der(&p8)
+            .unwrap()
+            .private_key
+            .to_vec();
+        assert_eq!(err(pem_encode("RSA PRIVATE KEY", &pkcs1).as_bytes()), large);
+        assert_eq!(
+            PrivateKey::from_der_any(&pkcs1).unwrap_err().to_json(),
+            large
         );
     }
 
