@@ -2,7 +2,9 @@
 # Regenerates scripts/symbol-order.txt (with --check: only reports how much of it still matches the
 # binary; MAX_MISSING=N makes that fail when more are missing): the functions a CLI call executes (gencert, json -bare,
 # gencert -initca, sign, genkey, selfsign, certinfo, version), which build.rs hands to the linker
-# (lld's --symbol-ordering-file) so that they sit together at the start of .text.
+# (lld's --symbol-ordering-file) so that they sit together at the start of .text. And
+# scripts/rodata-order.ld: the read-only data sections those calls read, gathered into .rodata.hot
+# (scripts/rodata-order.py says why and how; it reads the link map build.rs has lld write).
 #
 # Why: a CLI call lives ~1 ms, and on this VM half of its CPU time was the kernel mapping and
 # unmapping pages of the 15 MB executable. A read fault on a file page maps the 16 pages around it
@@ -28,10 +30,12 @@ echo '{"signing":{"default":{"expiry":"8760h"},"profiles":{"www":{"expiry":"8760
 "$KPKI" gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json 2>/dev/null > leaf.json
 n=0
 trace() { # command... : runs it under callgrind (symbols not demangled: the linker wants raw names;
-  # callgrind's pseudo-functions like `(below main)` and recursion suffixes `'2` are dropped below)
+  # callgrind's pseudo-functions like `(below main)` and recursion suffixes `'2` are dropped below),
+  # then under lackey for the addresses it reads (data layout)
   n=$((n + 1))
   valgrind --tool=callgrind --demangle=no --compress-strings=no --callgrind-out-file="cg.$n" "$@" \
     > /dev/null 2> "cg.$n.log" < "${STDIN:-/dev/null}"
+  valgrind --tool=lackey --trace-mem=yes --log-file="mem.$n" "$@" > /dev/null 2>&1 < "${STDIN:-/dev/null}"
 }
 # The `gencert | json -bare` pipeline first: its functions get the front of .text.
 trace "$KPKI" gencert -ca=ca.pem -ca-key=ca-key.pem -config=cfg.json -profile=www csr.json
@@ -44,10 +48,17 @@ trace "$KPKI" certinfo leaf.pem
 trace "$KPKI" version
 # The musl build has its own list (build.rs picks it): musl's start-up and string functions differ.
 if [ "$(nm --defined-only "$KPKI" | grep -c ' __init_libc$')" != 0 ]; then
-  out="$root/scripts/symbol-order-musl.txt"
+  out="$root/scripts/symbol-order-musl.txt"; data_out="$root/scripts/rodata-order-musl.ld"
 else
-  out="$root/scripts/symbol-order.txt"
+  out="$root/scripts/symbol-order.txt"; data_out="$root/scripts/rodata-order.ld"
 fi
+# The link map lld wrote for this binary (build.rs: $OUT_DIR/kpki.map), recognised by main's address.
+main_at=$(nm --defined-only "$KPKI" | awk '$3 == "main" {a = $1} END {sub(/^0+/, "", a); print a}')
+map=
+for m in $(ls -t "$(dirname "$KPKI")"/build/kpki-*/out/kpki.map 2>/dev/null); do
+  if grep -qE "^ *$main_at +$main_at +[0-9a-f]+ +[0-9]+ {17}main$" "$m"; then map=$m; break; fi
+done
+mem_traces=$(for i in $(seq "$n"); do echo "mem.$i"; done)
 for i in $(seq "$n"); do
   grep -E '^c?fn=' "cg.$i" | sed -E 's/^c?fn=//' | sed -E "s/'[0-9]+$//" |
     grep -v -E '^(0x[0-9a-f]+|\?\?\?|\(.*)$' | awk '!seen[$0]++' > "traced.$i"
@@ -87,13 +98,15 @@ def siblings(f):
             yield b + suffix
     if f.startswith('__ecp_nistz256_') and f.endswith('q'):
         yield f[:-1] + 'x'
-# First what every process runs natively but not under valgrind: glibc's cache probing for the
+# First what every process runs natively but not under valgrind (or not by name): glibc's cache probing for the
 # real CPU vendor, the vDSO symbol lookup of a static start-up, crt's start, every IRELATIVE
 # resolver (a static executable runs them all before main), and each CPU variant of the string
 # functions glibc itself calls.
 for f in ['handle_amd', 'handle_intel', 'handle_zhaoxin', 'intel_check_word', 'get_common_cache_info',
           '_dl_lookup_symbol_x', 'do_lookup_x', 'check_match', '_dl_new_object', '_dl_setup_hash',
-          '_start', 'frame_dummy', '__do_global_dtors_aux', 'register_tm_clones', 'deregister_tm_clones']:
+          '_start', 'frame_dummy', '__do_global_dtors_aux', 'register_tm_clones', 'deregister_tm_clones',
+          # musl: callgrind calls __libc_start_main `(below main)`; __set_thread_area is assembly
+          '__libc_start_main', '__set_thread_area']:
     add(f)
 for f in sorted(have):
     if f.endswith('_ifunc'):
@@ -148,7 +161,17 @@ print(f'symbol order: the listed functions span the first {total // 1024} KiB of
 if others * 4 > total:
     sys.exit('symbol order: this binary was not linked with scripts/symbol-order.txt (build.rs, release builds)')
 PY
-  [ "$missing" -le "${MAX_MISSING:-$total}" ]
+  [ "$missing" -le "${MAX_MISSING:-$total}" ] || exit 1
+  if [ -f "$data_out" ]; then
+    readelf -SW "$KPKI" | grep -q ' \.rodata\.hot ' ||
+      { echo "rodata order: this binary was not linked with ${data_out#"$root"/} (build.rs, release builds)" >&2; exit 1; }
+    if [ -n "$map" ]; then
+      # shellcheck disable=SC2086 # one file name per trace
+      python3 "$root/scripts/rodata-order.py" check "$map" "$data_out" $mem_traces
+    else
+      echo "rodata order: .rodata.hot present; no link map of this binary found beside it, coverage not measured"
+    fi
+  fi
   exit
 fi
 {
@@ -158,3 +181,8 @@ fi
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "symbol-order: $(grep -vc "^#" "$out") functions written to ${out#"$root"/}"
+[ -n "$map" ] || { echo "symbol-order: no link map of $KPKI found (build.rs writes one in release builds)" >&2; exit 1; }
+# shellcheck disable=SC2086 # one file name per trace
+python3 "$root/scripts/rodata-order.py" write "$map" "$data_out.tmp" $mem_traces
+mv "$data_out.tmp" "$data_out"
+echo "symbol-order: read-only data order written to ${data_out#"$root"/}"
