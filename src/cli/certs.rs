@@ -41,12 +41,12 @@ fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
             .transpose()?,
         common_name: (!p.str("cn").is_empty()).then(|| p.str("cn")),
         aki: None,
-        limit: limit as u32,
+        limit: 0, // list_certificates_all pages up to `limit`
         after: None,
     };
     let rows = super::record::runtime()?.block_on(async {
         let db = super::record::open(p).await?;
-        let r = db.list_certificates(&f).await;
+        let r = db.list_certificates_all(&f, limit as usize).await;
         let _ = db.close().await;
         r
     })?;

@@ -55,6 +55,8 @@ struct DiskCert {
 
 const MAX_FILE: u64 = 1 << 20;
 const MAX_FILES: usize = 100_000;
+/// Valid certificates read from a database (the soonest-expiring first), as `kpki certs -limit`.
+const MAX_EXPIRY_ROWS: usize = 1_000_000;
 
 /// Certificates in one file's bytes: every CERTIFICATE PEM block, or a kubeconfig's embedded ones.
 fn certs_in(data: &[u8], source: &str, out: &mut Vec<DiskCert>) {
@@ -162,10 +164,12 @@ fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
                 let f = ListFilter {
                     status: Some("good".into()),
                     expiring_within: Some(Duration::days(365 * 200)),
-                    limit: crate::db::MAX_LIST_LIMIT,
                     ..Default::default()
                 };
-                Ok::<_, Error>((db.list_certificates(&f).await?, db.list_tokens().await?))
+                // Every valid certificate, page by page (one page held 10,000), up to kpki certs'
+                // own bound.
+                let all = db.list_certificates_all(&f, MAX_EXPIRY_ROWS).await?;
+                Ok::<_, Error>((all, db.list_tokens().await?))
             }
             .await;
             let _ = db.close().await;

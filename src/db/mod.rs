@@ -197,6 +197,32 @@ impl CertDb {
         }
     }
 
+    /// Up to `limit` certificates matching `filter` (its own `limit` ignored), however many pages
+    /// of `MAX_LIST_LIMIT` rows that takes: the CLI's listings (`kpki certs -limit`, `kpki expiry`)
+    /// page with the keyset cursor instead of stopping silently at one page.
+    pub async fn list_certificates_all(
+        &self,
+        filter: &ListFilter,
+        limit: usize,
+    ) -> Result<Vec<CertificateRecord>> {
+        let mut rows: Vec<CertificateRecord> = Vec::new();
+        let mut page = filter.clone();
+        while rows.len() < limit {
+            page.limit = (limit - rows.len()).min(MAX_LIST_LIMIT as usize) as u32;
+            let got = self.list_certificates(&page).await?;
+            let full = got.len() == page.limit as usize;
+            match got.last() {
+                Some(last) => page.after = Some(last.cursor()?),
+                None => break,
+            }
+            rows.extend(got);
+            if !full {
+                break;
+            }
+        }
+        Ok(rows)
+    }
+
     /// (serial, revoked_at, reason) of the revoked, not yet expired certificates of one issuer:
     /// the entries of its CRL. A revoked row without a revocation time reports its notBefore.
     pub async fn revoked_unexpired(&self, aki: &str) -> Result<Vec<(String, OffsetDateTime, i64)>> {

@@ -1867,6 +1867,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn list_certificates_all_pages_past_one_page_and_stops_at_its_limit() {
+        let db = memory_db().await;
+        bounded(db.fill_synthetic(10_050, 50, AKI)).await.unwrap();
+        let every = ListFilter::default();
+        // One page is clamped (the API's bound) ...
+        let one = ListFilter {
+            limit: 100_000,
+            ..Default::default()
+        };
+        assert_eq!(db.list_certificates(&one).await.unwrap().len(), 10_000);
+        // ... the CLI's listing pages on: every row once, in (expiry, serial) order.
+        let all = db.list_certificates_all(&every, 1_000_000).await.unwrap();
+        assert_eq!(all.len(), 10_050);
+        let keys: Vec<(String, String)> = all.iter().map(|r| r.cursor().unwrap()).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "not strictly ordered");
+        // A limit past one page, exactly one page, below it, and zero.
+        for limit in [10_020, 10_000, 5, 0] {
+            let got = db.list_certificates_all(&every, limit).await.unwrap();
+            assert_eq!(got.len(), limit);
+            assert!(
+                got.iter()
+                    .zip(&all)
+                    .all(|(a, b)| a.serial_number == b.serial_number)
+            );
+        }
+        // Filters hold on every page: 10,050 / 50 revoked rows.
+        let revoked = ListFilter {
+            status: Some("revoked".into()),
+            ..Default::default()
+        };
+        let got = db.list_certificates_all(&revoked, 1_000_000).await.unwrap();
+        assert_eq!(got.len(), 201);
+        assert!(got.iter().all(|r| r.status == "revoked"));
+        db.close().await.unwrap();
+    }
+
+    #[tokio::test]
     async fn fill_synthetic_writes_realistic_rows() {
         let db = memory_db().await;
         bounded(db.fill_synthetic(1000, 10, AKI)).await.unwrap();
