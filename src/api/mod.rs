@@ -243,8 +243,9 @@ impl AppState {
         let cfg = self.config.clone();
         // Signing a CSR is ~0.1–0.5 ms of CPU: done on the worker, a hop to the blocking pool
         // costs two context switches per request for no gain (measured in BENCHMARKS.md).
-        let issued = issue::sign(&ca, &cfg.signing, &req)?;
-        self.commit(&issued).await?;
+        let prepared = issue::prepare(&ca, &cfg.signing, &req)?;
+        let issued = issue::sign_and_record(self.db.as_ref(), &ca, prepared).await?;
+        self.metrics.issued(&issued.profile);
         Ok(issued)
     }
 
