@@ -1,6 +1,7 @@
 //! `/metrics` in Prometheus text format: certificates issued by profile, errors by code,
 //! request latency histogram, seconds until the earliest expiry among valid certificates, and
-//! bootstrap token gauges (active count, seconds until the earliest token expiry).
+//! bootstrap token gauges (active count, seconds until the earliest token expiry), and the number
+//! of pending issuances.
 
 use super::Shared;
 use axum::extract::State;
@@ -145,6 +146,18 @@ async fn token_gauges(db: &crate::db::CertDb) -> String {
     s
 }
 
+/// Pending issuances: recorded while being signed (RSA and Ed25519 CAs), normally a handful in
+/// flight; rows that stay are issuances a crash interrupted for a CA this server does not have.
+async fn pending_gauge(db: &crate::db::CertDb) -> String {
+    let Ok(n) = db.count_pending_issues().await else {
+        return String::new();
+    };
+    format!(
+        "# HELP kpki_pending_issuances Certificates recorded as pending issuances (being signed, or left by a crash for another CA).\n\
+         # TYPE kpki_pending_issuances gauge\nkpki_pending_issuances {n}\n"
+    )
+}
+
 /// GET /metrics
 pub async fn handle(State(st): State<Shared>) -> Response {
     let earliest = match &st.db {
@@ -157,7 +170,7 @@ pub async fn handle(State(st): State<Shared>) -> Response {
         None => None,
     };
     let tokens = match &st.db {
-        Some(db) => token_gauges(db).await,
+        Some(db) => token_gauges(db).await + &pending_gauge(db).await,
         None => String::new(),
     };
     let text = st.metrics.render(earliest, &tokens);
