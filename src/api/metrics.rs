@@ -1,7 +1,6 @@
 //! `/metrics` in Prometheus text format: certificates issued by profile, errors by code,
 //! request latency histogram, seconds until the earliest expiry among valid certificates, and
-//! bootstrap token gauges (active count, seconds until the earliest token expiry), and the number
-//! of pending issuances.
+//! bootstrap token gauges (active count, seconds until the earliest token expiry).
 
 use super::Shared;
 use axum::extract::State;
@@ -146,18 +145,6 @@ async fn token_gauges(db: &crate::db::CertDb) -> String {
     s
 }
 
-/// Pending issuances: recorded while being signed (RSA and Ed25519 CAs), normally a handful in
-/// flight; rows that stay are issuances a crash interrupted for a CA this server does not have.
-async fn pending_gauge(db: &crate::db::CertDb) -> String {
-    let Ok(n) = db.count_pending_issues().await else {
-        return String::new();
-    };
-    format!(
-        "# HELP kpki_pending_issuances Certificates recorded as pending issuances (being signed, or left by a crash for another CA).\n\
-         # TYPE kpki_pending_issuances gauge\nkpki_pending_issuances {n}\n"
-    )
-}
-
 /// GET /metrics
 pub async fn handle(State(st): State<Shared>) -> Response {
     let earliest = match &st.db {
@@ -170,7 +157,7 @@ pub async fn handle(State(st): State<Shared>) -> Response {
         None => None,
     };
     let tokens = match &st.db {
-        Some(db) => token_gauges(db).await + &pending_gauge(db).await,
+        Some(db) => token_gauges(db).await,
         None => String::new(),
     };
     let text = st.metrics.render(earliest, &tokens);

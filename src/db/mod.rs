@@ -202,13 +202,6 @@ impl CertDb {
         }
     }
 
-    /// How many pending issuances the database holds (in flight, or left by a crash).
-    pub async fn count_pending_issues(&self) -> Result<u64> {
-        match self {
-            CertDb::Sqlite(db) => db.count_pending_issues().await,
-        }
-    }
-
     /// Completes a pending issuance with its certificate PEM (start-up recovery).
     pub async fn complete_issue(&self, p: &PendingIssue, pem: String) -> Result<()> {
         match self {

@@ -423,14 +423,6 @@ impl SqliteDb {
             .collect())
     }
 
-    pub(crate) async fn count_pending_issues(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pending_certificates")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(sql_err)?;
-        Ok(n.max(0) as u64)
-    }
-
     /// Completes a pending issuance with its certificate PEM.
     pub(crate) async fn complete_issue(&self, p: &PendingIssue, pem: String) -> Result<()> {
         let (tx, rx) = oneshot::channel();
