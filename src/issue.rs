@@ -189,45 +189,6 @@ pub fn new_cert(
     profile: &str,
     label: &str,
 ) -> Result<NewCert> {
-    let (parts, prepared) = prepare_new_cert(ca, signing, req, profile, label)?;
-    Ok(parts.with(prepared.finish(ca)?))
-}
-
-/// The key and CSR of a [`NewCert`] whose certificate is prepared but not signed yet.
-#[derive(Debug)]
-pub struct NewKeyCsr {
-    /// private key PEM in cfssl's format
-    pub key_pem: String,
-    /// CSR DER
-    pub csr_der: Vec<u8>,
-    /// CSR PEM
-    pub csr_pem: String,
-    hosts_missing: bool,
-}
-
-impl NewKeyCsr {
-    /// The finished [`NewCert`] with its signed certificate (and cfssl's hosts warning).
-    pub fn with(self, mut issued: Issued) -> NewCert {
-        if self.hosts_missing {
-            issued.warnings.push(hosts_warning());
-        }
-        NewCert {
-            key_pem: self.key_pem,
-            csr_der: self.csr_der,
-            csr_pem: self.csr_pem,
-            issued,
-        }
-    }
-}
-
-/// The policy half of [`new_cert`]: the key and CSR generated, the certificate prepared.
-pub fn prepare_new_cert(
-    ca: &Ca,
-    signing: &Signing,
-    req: &CertificateRequest,
-    profile: &str,
-    label: &str,
-) -> Result<(NewKeyCsr, Prepared)> {
     if req.ca.is_some() {
         return Err(Error::Policy(
             5300,
@@ -238,14 +199,17 @@ pub fn prepare_new_cert(
     let g = csr::generate(req)?;
     // The CSR was signed a moment ago by the key generated here: no need to verify it again.
     let parsed = csr::parse_own_der(&g.csr_der)?;
-    let prepared = prepare_parsed(ca, prof, &parsed, &Overrides::default(), profile, label)?;
-    let parts = NewKeyCsr {
+    let mut issued =
+        prepare_parsed(ca, prof, &parsed, &Overrides::default(), profile, label)?.finish(ca)?;
+    if req.hosts.as_ref().is_none_or(|h| h.is_empty()) {
+        issued.warnings.push(hosts_warning());
+    }
+    Ok(NewCert {
         key_pem: g.key.to_cfssl_pem()?,
         csr_der: g.csr_der,
         csr_pem: g.csr_pem,
-        hosts_missing: req.hosts.as_ref().is_none_or(|h| h.is_empty()),
-    };
-    Ok((parts, prepared))
+        issued,
+    })
 }
 
 /// A new self-signed certificate with its key and CSR (`-initca`, `selfsign`).

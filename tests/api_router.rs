@@ -77,20 +77,9 @@ async fn fixture_disabled(disabled: &[&str]) -> Fx {
 /// The fixture with the state adjusted by `tweak` (auth key, `-require-auth`, `-mutual-tls-cn`);
 /// without `with_db` the server has no database (`Fx::db` is then a separate, unused one).
 async fn fixture_with(disabled: &[&str], with_db: bool, tweak: impl FnOnce(&mut AppState)) -> Fx {
-    fixture_ca(r#"{"algo":"ecdsa","size":256}"#, disabled, with_db, tweak).await
-}
-
-/// The fixture with a CA of key `ca_key` (CSR JSON `key` object).
-async fn fixture_ca(
-    ca_key: &str,
-    disabled: &[&str],
-    with_db: bool,
-    tweak: impl FnOnce(&mut AppState),
-) -> Fx {
     let ws = Workspace::with_tools(Tools::kpki());
     let req = CertificateRequest::from_json(
-        format!(r#"{{"CN":"router test CA","names":[{{"O":"kpki tests"}}],"key":{ca_key}}}"#)
-            .as_bytes(),
+        br#"{"CN":"router test CA","names":[{"O":"kpki tests"}],"key":{"algo":"ecdsa","size":256}}"#,
     )
     .expect("CA request");
     let ss = kpki::issue::init_ca(&req, None).expect("init_ca");
@@ -835,49 +824,6 @@ async fn newcert_shape_sums_and_record() {
         (400, "authentication required".to_string())
     );
     assert_eq!(fx.db.count_certificates().await.unwrap(), 2);
-}
-
-/// With an RSA or Ed25519 CA (deterministic signatures) `/sign`, `/authsign` and `/newcert`
-/// record through a pending row: two writer transactions per certificate, the pending table
-/// empty once answered, the stored certificate the one answered (openssl verifies it).
-#[tokio::test]
-async fn deterministic_cas_record_through_a_pending_row_on_every_signing_endpoint() {
-    for (ca_key, ecdsa) in [
-        (r#"{"algo":"rsa","size":2048}"#, false),
-        (r#"{"algo":"ed25519"}"#, false),
-        (r#"{"algo":"ecdsa","size":256}"#, true),
-    ] {
-        let fx = fixture_ca(ca_key, &[], true, |_| {}).await;
-        let csr = kpki_csr("det.example", &["det.example"]);
-        let calls = [
-            (SIGN, json!({"certificate_request": csr, "profile": "www"})),
-            (
-                NEWCERT,
-                json!({"request": {"CN": "n.example", "hosts": ["n.example"],
-                                   "key": {"algo": "ecdsa", "size": 256}}, "profile": "www"}),
-            ),
-        ];
-        for (i, (path, body)) in calls.iter().enumerate() {
-            let before = fx.db.insert_stats();
-            let result = success(&fx.post(path, body).await);
-            let pem = result["certificate"].as_str().unwrap();
-            fx.check_issued(pem, &format!("det-{i}")).await;
-            let after = fx.db.insert_stats();
-            let want = if ecdsa { 1 } else { 2 };
-            assert_eq!(
-                (
-                    after.transactions - before.transactions,
-                    after.rows - before.rows
-                ),
-                (want, 1),
-                "{ca_key} {path}"
-            );
-            assert!(
-                fx.db.pending_issues().await.unwrap().is_empty(),
-                "{ca_key} {path}"
-            );
-        }
-    }
 }
 
 #[tokio::test]

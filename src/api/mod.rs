@@ -240,19 +240,20 @@ impl AppState {
     /// THE server signing step: issue (on the worker), record durably, then count it.
     pub async fn sign(&self, req: issue::SignRequest) -> Result<Issued, ApiError> {
         let ca = self.ca()?;
+        let cfg = self.config.clone();
         // Signing a CSR is ~0.1–0.5 ms of CPU: done on the worker, a hop to the blocking pool
         // costs two context switches per request for no gain (measured in BENCHMARKS.md).
-        let prepared = issue::prepare(&ca, &self.config.signing, &req)?;
-        self.sign_prepared(prepared).await
-    }
-
-    /// Signs a prepared certificate with the server's CA, records it durably before returning
-    /// (`issue::sign_and_record`), and counts it.
-    pub async fn sign_prepared(&self, prepared: issue::Prepared) -> Result<Issued, ApiError> {
-        let ca = self.ca()?;
+        let prepared = issue::prepare(&ca, &cfg.signing, &req)?;
         let issued = issue::sign_and_record(self.db.as_ref(), &ca, prepared).await?;
         self.metrics.issued(&issued.profile);
         Ok(issued)
+    }
+
+    /// Records an issued certificate before the response is sent, and counts it.
+    pub async fn commit(&self, issued: &Issued) -> Result<(), ApiError> {
+        issue::commit(self.db.as_ref(), issued).await?;
+        self.metrics.issued(&issued.profile);
+        Ok(())
     }
 }
 

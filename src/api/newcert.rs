@@ -51,20 +51,19 @@ pub async fn handle(
     }
     let authed = st.authenticate(&u, Some(profile)).await?;
     st.require(authed)?;
-    let (ca, cfg) = (st.ca()?, st.config.clone());
+    let ca = st.ca()?;
+    let cfg = st.config.clone();
     let (p, l) = (req.profile.clone(), req.label.clone());
-    let req_algo = csr_req.key_algo()?;
     // An EC or Ed25519 key is generated in microseconds: done on the worker, like /sign. RSA key
     // generation takes tens to hundreds of milliseconds and goes to the blocking pool.
-    let prepare = move || issue::prepare_new_cert(&ca, &cfg.signing, &csr_req, &p, &l);
-    let (parts, prepared) = if matches!(req_algo, KeyAlgo::Rsa(_)) {
-        tokio::task::spawn_blocking(prepare)
+    let nc = if matches!(csr_req.key_algo()?, KeyAlgo::Rsa(_)) {
+        tokio::task::spawn_blocking(move || issue::new_cert(&ca, &cfg.signing, &csr_req, &p, &l))
             .await
             .map_err(|e| crate::error::Error::Internal(format!("signing task failed: {e}")))??
     } else {
-        prepare()?
+        issue::new_cert(&ca, &cfg.signing, &csr_req, &p, &l)?
     };
-    let nc = parts.with(st.sign_prepared(prepared).await?);
+    st.commit(&nc.issued).await?;
     let result = json!({
         "private_key": nc.key_pem,
         "certificate_request": nc.csr_pem,
