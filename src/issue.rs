@@ -1,14 +1,13 @@
 //! THE signing path, shared by the CLI and the server: parse + verify the CSR → pick the
 //! profile → policy builds the template → the signer signs. Also `-initca`, `selfsign` and
-//! key+CSR+certificate generation. The signing is synchronous and free of I/O; `commit`,
-//! `sign_and_record` and `recover_pending` record results in the database before anyone answers.
+//! key+CSR+certificate generation. Synchronous and free of I/O: callers record the result
+//! (db) before they answer.
 
 use crate::config::{Signing, SigningProfile};
 use crate::csr::{self, CertificateRequest};
 use crate::error::{CodedMessage, Error, Result};
 use crate::keys::{PrivateKey, pem_encode};
 use crate::policy::{self, Overrides};
-use crate::signer::UnsignedCert;
 use crate::signer::{self, Ca};
 use time::OffsetDateTime;
 
@@ -79,73 +78,24 @@ fn local_profile<'a>(signing: &'a Signing, name: &str) -> Result<&'a SigningProf
 
 /// Signs a CSR with `ca` under the named profile.
 pub fn sign(ca: &Ca, signing: &Signing, req: &SignRequest) -> Result<Issued> {
-    prepare(ca, signing, req)?.finish(ca)
-}
-
-/// The policy half of [`sign`]: the CSR checked under the profile and the TBS built, not yet
-/// signed (the server records the TBS while the signature is computed, see `Prepared`).
-pub fn prepare(ca: &Ca, signing: &Signing, req: &SignRequest) -> Result<Prepared> {
     let profile = local_profile(signing, &req.profile)?;
     let parsed = csr::parse_pem(&req.csr_pem)?;
     let over = Overrides {
         hosts: req.hosts.clone(),
         subject: req.subject.clone(),
     };
-    prepare_parsed(ca, profile, &parsed, &over, &req.profile, &req.label)
+    sign_parsed(ca, profile, &parsed, &over, &req.profile, &req.label)
 }
 
-/// A certificate built and checked, waiting for its signature, with the facts its record needs.
-#[derive(Debug, Clone)]
-pub struct Prepared {
-    /// the TBSCertificate and signature algorithm
-    pub unsigned: UnsignedCert,
-    /// decimal serial
-    pub serial: String,
-    /// issuer key id, lower-case hex
-    pub aki: String,
-    /// validity start
-    pub not_before: OffsetDateTime,
-    /// validity end
-    pub not_after: OffsetDateTime,
-    /// subject CN
-    pub common_name: String,
-    /// DNS SANs
-    pub dns_sans: Vec<String>,
-    /// profile used ("" = default)
-    pub profile: String,
-    /// label given
-    pub label: String,
-}
-
-impl Prepared {
-    /// Signs it with `ca` (the CA that prepared it).
-    pub fn finish(self, ca: &Ca) -> Result<Issued> {
-        let cert_der = ca.finish(&self.unsigned)?;
-        Ok(Issued {
-            cert_pem: pem_encode("CERTIFICATE", &cert_der),
-            cert_der,
-            serial: self.serial,
-            aki: self.aki,
-            not_before: self.not_before,
-            not_after: self.not_after,
-            common_name: self.common_name,
-            dns_sans: self.dns_sans,
-            profile: self.profile,
-            label: self.label,
-            warnings: vec![],
-        })
-    }
-}
-
-/// Builds the TBS of an already parsed (and, if it came from outside, verified) CSR.
-fn prepare_parsed(
+/// Signs an already parsed (and, if it came from outside, verified) CSR.
+fn sign_parsed(
     ca: &Ca,
     profile: &SigningProfile,
     parsed: &csr::ParsedCsr,
     over: &Overrides,
     profile_name: &str,
     label: &str,
-) -> Result<Prepared> {
+) -> Result<Issued> {
     let now = OffsetDateTime::now_utc();
     let t = policy::leaf_template(
         profile,
@@ -155,8 +105,10 @@ fn prepare_parsed(
         now,
         signer::new_serial()?,
     )?;
-    Ok(Prepared {
-        unsigned: ca.prepare(&t, now)?,
+    let cert_der = ca.sign(&t, now)?;
+    Ok(Issued {
+        cert_pem: pem_encode("CERTIFICATE", &cert_der),
+        cert_der,
         serial: signer::serial_decimal(&t.serial),
         aki: ca.aki_hex(),
         not_before: t.not_before,
@@ -165,6 +117,7 @@ fn prepare_parsed(
         dns_sans: t.sans.dns.clone(),
         profile: profile_name.to_string(),
         label: label.to_string(),
+        warnings: vec![],
     })
 }
 
@@ -199,8 +152,7 @@ pub fn new_cert(
     let g = csr::generate(req)?;
     // The CSR was signed a moment ago by the key generated here: no need to verify it again.
     let parsed = csr::parse_own_der(&g.csr_der)?;
-    let mut issued =
-        prepare_parsed(ca, prof, &parsed, &Overrides::default(), profile, label)?.finish(ca)?;
+    let mut issued = sign_parsed(ca, prof, &parsed, &Overrides::default(), profile, label)?;
     if req.hosts.as_ref().is_none_or(|h| h.is_empty()) {
         issued.warnings.push(hosts_warning());
     }
@@ -296,62 +248,22 @@ pub fn self_sign(req: &CertificateRequest, profile: Option<&SigningProfile>) -> 
 
 /// The database record of an issued certificate (cfssl's certdb row, plus the profile).
 pub fn record(i: &Issued) -> crate::db::CertificateRecord {
-    record_of(
-        &i.serial,
-        &i.aki,
-        &i.label,
-        i.not_after,
-        i.not_before,
-        &i.dns_sans,
-        &i.common_name,
-        &i.profile,
-        i.cert_pem.clone(),
-    )
-}
-
-/// The record of a prepared certificate, PEM left empty: what the server records while the
-/// signature is being computed (the PEM is filled in when it is done).
-pub fn pending_record(p: &Prepared) -> crate::db::CertificateRecord {
-    record_of(
-        &p.serial,
-        &p.aki,
-        &p.label,
-        p.not_after,
-        p.not_before,
-        &p.dns_sans,
-        &p.common_name,
-        &p.profile,
-        String::new(),
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn record_of(
-    serial: &str,
-    aki: &str,
-    label: &str,
-    not_after: OffsetDateTime,
-    not_before: OffsetDateTime,
-    dns_sans: &[String],
-    common_name: &str,
-    profile: &str,
-    pem: String,
-) -> crate::db::CertificateRecord {
     crate::db::CertificateRecord {
-        serial_number: serial.to_string(),
-        authority_key_identifier: aki.to_string(),
-        ca_label: label.to_string(),
+        serial_number: i.serial.clone(),
+        authority_key_identifier: i.aki.clone(),
+        ca_label: i.label.clone(),
         status: "good".into(),
         reason: 0,
-        expiry: not_after,
+        expiry: i.not_after,
         revoked_at: None,
-        pem,
+        pem: i.cert_pem.clone(),
         issued_at: OffsetDateTime::now_utc(),
-        not_before,
+        not_before: i.not_before,
         metadata: None,
-        sans: (!dns_sans.is_empty()).then(|| serde_json::to_string(dns_sans).unwrap_or_default()),
-        common_name: common_name.to_string(),
-        profile: profile.to_string(),
+        sans: (!i.dns_sans.is_empty())
+            .then(|| serde_json::to_string(&i.dns_sans).unwrap_or_default()),
+        common_name: i.common_name.clone(),
+        profile: i.profile.clone(),
     }
 }
 
@@ -362,72 +274,6 @@ pub async fn commit(db: Option<&crate::db::CertDb>, issued: &Issued) -> Result<(
         Some(db) => db.insert_certificate(&record(issued)).await,
         None => Ok(()),
     }
-}
-
-/// Signs a prepared certificate and records it before returning: THE recording path of the
-/// server. With a CA whose signatures are deterministic (RSA, Ed25519) the record is made durable
-/// *while* the signature is computed: the row without its PEM is committed (fsync) as a pending
-/// issuance, the signature computed meanwhile, then the PEM is written in a second, unsynced
-/// transaction that moves the row into `certificates` before the caller answers. A crash between
-/// the two leaves the pending row, from which [`recover_pending`] signs the same TBS again at the
-/// next start: the same bytes, since the signature is a function of the TBS and the key. With an
-/// ECDSA CA (random nonces) the certificate is signed first and committed whole.
-pub async fn sign_and_record(
-    db: Option<&crate::db::CertDb>,
-    ca: &Ca,
-    prepared: Prepared,
-) -> Result<Issued> {
-    let Some(db) = db.filter(|_| ca.deterministic_signatures()) else {
-        let issued = prepared.finish(ca)?;
-        commit(db, &issued).await?;
-        return Ok(issued);
-    };
-    let ticket = db
-        .begin_issue(&pending_record(&prepared), &prepared.unsigned.tbs)
-        .await?;
-    // From here on nothing awaits until the ticket is completed or abandoned (on drop), so the
-    // writer always learns the outcome even if the caller's future is dropped.
-    let issued = prepared.finish(ca)?;
-    ticket.complete(issued.cert_pem.clone()).await?;
-    Ok(issued)
-}
-
-/// What [`recover_pending`] did at start-up.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Recovery {
-    /// pending issuances of this CA signed again and recorded
-    pub completed: usize,
-    /// pending issuances of other CAs, left for a server with their key
-    pub other_ca: usize,
-    /// pending issuances of this CA that could not be completed (kept), with why
-    pub failed: Vec<String>,
-}
-
-/// Completes the issuances a crash interrupted after their TBS was recorded (see
-/// [`sign_and_record`]): signs each TBS of this CA again and records the certificate. Rows of
-/// another CA, and rows this CA cannot sign again, are kept and reported: nothing is dropped.
-pub async fn recover_pending(db: &crate::db::CertDb, ca: &Ca) -> Result<Recovery> {
-    let mut out = Recovery::default();
-    let aki = ca.aki_hex();
-    for p in db.pending_issues().await? {
-        if p.authority_key_identifier != aki {
-            out.other_ca += 1;
-            continue;
-        }
-        let done = match ca.resign_recorded(&p.tbs) {
-            Ok(der) => db.complete_issue(&p, pem_encode("CERTIFICATE", &der)).await,
-            Err(e) => Err(e),
-        };
-        match done {
-            Ok(()) => out.completed += 1,
-            Err(e) => out.failed.push(format!(
-                "cannot record the interrupted issuance of serial {}: {}",
-                p.serial_number,
-                e.message()
-            )),
-        }
-    }
-    Ok(out)
 }
 
 /// The current CRL of `ca` from the database: revoked, unexpired records, the next CRL number
@@ -722,178 +568,6 @@ mod tests {
                 24 * 3600
             );
         }
-    }
-
-    fn ca_of(key: &str) -> Ca {
-        let json = format!(r#"{{"CN":"kpki test CA","key":{key}}}"#);
-        let req = CertificateRequest::from_json(json.as_bytes()).unwrap();
-        let ss = init_ca(&req, None).unwrap();
-        Ca::new(ss.cert_pem.as_bytes(), ss.key).unwrap()
-    }
-
-    fn rsa_ca() -> Ca {
-        ca_of(r#"{"algo":"rsa","size":2048}"#)
-    }
-
-    fn prepared_for(ca: &Ca, cn: &str) -> Prepared {
-        let req = CertificateRequest::from_json(
-            format!(r#"{{"CN":"{cn}","hosts":["{cn}.example"]}}"#).as_bytes(),
-        )
-        .unwrap();
-        let csr_pem = crate::csr::generate(&req).unwrap().csr_pem;
-        let signing = crate::profiles::builtin().signing;
-        let req = SignRequest {
-            csr_pem: csr_pem.into_bytes(),
-            profile: "server".into(),
-            ..Default::default()
-        };
-        prepare(ca, &signing, &req).unwrap()
-    }
-
-    /// Polls until `f` holds (the writer works on its own thread), for at most 10 s.
-    async fn eventually<F: AsyncFnMut() -> bool>(mut f: F) {
-        for _ in 0..1000 {
-            if f().await {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        panic!("condition not reached in 10 s");
-    }
-
-    #[tokio::test]
-    async fn sign_and_record_takes_the_pending_path_only_for_deterministic_signatures() {
-        use x509_parser::prelude::*;
-        let db = crate::db::CertDb::connect("sqlite::memory:").await.unwrap();
-        for (ca, two_step) in [
-            (rsa_ca(), true),
-            (ca_of(r#"{"algo":"ed25519"}"#), true),
-            (test_ca(), false),
-        ] {
-            let before = db.insert_stats();
-            let prepared = prepared_for(&ca, "leaf");
-            let alone = prepared.clone().finish(&ca).unwrap();
-            let issued = sign_and_record(Some(&db), &ca, prepared).await.unwrap();
-            // Deterministic: the certificate is a function of the TBS (what recovery relies on).
-            assert_eq!(issued.cert_der == alone.cert_der, two_step);
-            let after = db.insert_stats();
-            assert_eq!(after.rows - before.rows, 1);
-            // The pending row and its completion are two transactions; ECDSA commits once.
-            let txs = after.transactions - before.transactions;
-            assert_eq!(txs, if two_step { 2 } else { 1 }, "{}", issued.serial);
-            let row = db
-                .get_certificate(&issued.serial, &ca.aki_hex())
-                .await
-                .unwrap()
-                .expect("recorded before sign_and_record returned");
-            assert_eq!(row.pem, issued.cert_pem);
-            assert_eq!(row, {
-                let mut r = record(&issued);
-                r.issued_at = row.issued_at;
-                r
-            });
-            assert!(db.pending_issues().await.unwrap().is_empty());
-            let (_, c) = X509Certificate::from_der(&issued.cert_der).unwrap();
-            let ca_cert = X509Certificate::from_der(&ca.cert_der).unwrap().1;
-            c.verify_signature(Some(ca_cert.public_key())).unwrap();
-        }
-        // Without a database: signed, nothing recorded.
-        let ca = rsa_ca();
-        let issued = sign_and_record(None, &ca, prepared_for(&ca, "x"))
-            .await
-            .unwrap();
-        assert!(
-            db.get_certificate(&issued.serial, &ca.aki_hex())
-                .await
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    #[tokio::test]
-    async fn an_issuance_interrupted_after_its_pending_row_is_recorded_identically_at_recovery() {
-        let db = crate::db::CertDb::connect("sqlite::memory:").await.unwrap();
-        let ca = rsa_ca();
-        let other = ca_of(r#"{"algo":"ed25519"}"#);
-        // A crash between the pending commit and the completion: the ticket is never completed
-        // nor dropped.
-        let interrupted = |ca: &Ca, cn: &str| {
-            let p = prepared_for(ca, cn);
-            (pending_record(&p), p)
-        };
-        let (rec, p) = interrupted(&ca, "crashed");
-        let expect = p.clone().finish(&ca).unwrap();
-        std::mem::forget(db.begin_issue(&rec, &p.unsigned.tbs).await.unwrap());
-        let (orec, op) = interrupted(&other, "elsewhere");
-        std::mem::forget(db.begin_issue(&orec, &op.unsigned.tbs).await.unwrap());
-        // A row under this CA's AKI whose TBS another CA (same name, Ed25519) built: kept, reported.
-        let (mut brec, bp) = interrupted(&other, "forged");
-        brec.authority_key_identifier = ca.aki_hex();
-        std::mem::forget(db.begin_issue(&brec, &bp.unsigned.tbs).await.unwrap());
-        eventually(async || db.pending_issues().await.unwrap().len() == 3).await;
-        assert!(
-            db.get_certificate(&rec.serial_number, &ca.aki_hex())
-                .await
-                .unwrap()
-                .is_none()
-        );
-
-        let r = recover_pending(&db, &ca).await.unwrap();
-        assert_eq!((r.completed, r.other_ca), (1, 1), "{r:?}");
-        assert_eq!(
-            r.failed,
-            [format!(
-                "cannot record the interrupted issuance of serial {}: recorded certificate: signed with another algorithm",
-                brec.serial_number
-            )]
-        );
-        let row = db
-            .get_certificate(&rec.serial_number, &ca.aki_hex())
-            .await
-            .unwrap()
-            .expect("recovered");
-        assert_eq!(
-            row.pem, expect.cert_pem,
-            "recovery signs the same certificate"
-        );
-        assert_eq!(row.common_name, "crashed");
-        assert_eq!(row.profile, "server");
-        let left: Vec<String> = db
-            .pending_issues()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|p| p.serial_number)
-            .collect();
-        let mut want = vec![orec.serial_number.clone(), brec.serial_number.clone()];
-        want.sort();
-        let mut got = left.clone();
-        got.sort();
-        assert_eq!(got, want, "nothing else is dropped");
-        // Idempotent: a second start finds nothing more to do for this CA.
-        let again = recover_pending(&db, &ca).await.unwrap();
-        assert_eq!(
-            (again.completed, again.other_ca, again.failed.len()),
-            (0, 1, 1)
-        );
-        // The other CA completes its own.
-        let theirs = recover_pending(&db, &other).await.unwrap();
-        assert_eq!((theirs.completed, theirs.other_ca), (1, 1));
-    }
-
-    #[tokio::test]
-    async fn a_dropped_ticket_abandons_its_pending_row() {
-        let db = crate::db::CertDb::connect("sqlite::memory:").await.unwrap();
-        let ca = rsa_ca();
-        let p = prepared_for(&ca, "dropped");
-        let t = db
-            .begin_issue(&pending_record(&p), &p.unsigned.tbs)
-            .await
-            .unwrap();
-        eventually(async || db.pending_issues().await.unwrap().len() == 1).await;
-        drop(t);
-        eventually(async || db.pending_issues().await.unwrap().is_empty()).await;
-        assert_eq!(db.count_certificates().await.unwrap(), 0);
     }
 
     fn sign_with(ca: &Ca, csr_pem: &str, over: SignRequest) -> Issued {

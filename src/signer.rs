@@ -87,29 +87,6 @@ fn sign_tbs(
     t: &Template,
     aki: Option<&[u8]>,
 ) -> Result<Vec<u8>> {
-    let tbs = build_tbs(sig, issuer, t, aki)?;
-    tbs.sign_with(key)
-}
-
-/// A certificate's to-be-signed part, built and not yet signed. Signing it with a key whose
-/// signatures are deterministic (RSA PKCS#1 v1.5, Ed25519) always gives the same certificate,
-/// which is what lets a server record the TBS durably while the signature is being computed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnsignedCert {
-    /// TBSCertificate DER
-    pub tbs: Vec<u8>,
-    /// the signature AlgorithmIdentifier DER (also inside `tbs`)
-    pub sig_alg: Vec<u8>,
-}
-
-impl UnsignedCert {
-    fn sign_with(&self, key: &PrivateKey) -> Result<Vec<u8>> {
-        let signature = key.sign(&self.tbs)?;
-        Ok(der::signed(&self.tbs, &self.sig_alg, &signature))
-    }
-}
-
-fn build_tbs(sig: SigAlg, issuer: &[u8], t: &Template, aki: Option<&[u8]>) -> Result<UnsignedCert> {
     if t.not_after <= t.not_before {
         return Err(Error::policy("notAfter is not after notBefore"));
     }
@@ -125,7 +102,8 @@ fn build_tbs(sig: SigAlg, issuer: &[u8], t: &Template, aki: Option<&[u8]>) -> Re
         spki: &t.spki_der,
         extensions: &exts,
     });
-    Ok(UnsignedCert { tbs, sig_alg: alg })
+    let signature = key.sign(&tbs)?;
+    Ok(der::signed(&tbs, &alg, &signature))
 }
 
 /// Signs a template with its own key (root CAs from `-initca`, and `selfsign`).
@@ -285,57 +263,9 @@ impl Ca {
 
     /// Signs a template as this CA.
     pub fn sign(&self, t: &Template, now: OffsetDateTime) -> Result<Vec<u8>> {
-        self.prepare(t, now)?.sign_with(&self.key)
-    }
-
-    /// Builds the TBS of a template as this CA (the checks of [`Self::sign`]), without signing.
-    pub fn prepare(&self, t: &Template, now: OffsetDateTime) -> Result<UnsignedCert> {
         self.check_valid(now)?;
         let aki = t.with_aki.then_some(self.ski.as_slice());
-        build_tbs(self.key.sig_alg(), &self.subject_der, t, aki)
-    }
-
-    /// Signs a TBS built by [`Self::prepare`]: the certificate DER.
-    pub fn finish(&self, u: &UnsignedCert) -> Result<Vec<u8>> {
-        u.sign_with(&self.key)
-    }
-
-    /// Whether this CA's signatures are a function of the message alone (RSA PKCS#1 v1.5 and
-    /// Ed25519; ECDSA draws a random nonce per signature).
-    pub fn deterministic_signatures(&self) -> bool {
-        matches!(
-            self.key.algo(),
-            crate::keys::KeyAlgo::Rsa(_) | crate::keys::KeyAlgo::Ed25519
-        )
-    }
-
-    /// Signs a TBSCertificate recorded earlier (recovering an issuance interrupted by a crash):
-    /// refused unless it names this CA as issuer and this CA's signature algorithm, and unless
-    /// this CA's signatures are deterministic (only then is the result the certificate that was
-    /// issued).
-    pub fn resign_recorded(&self, tbs: &[u8]) -> Result<Vec<u8>> {
-        let bad = |why: &str| Error::Certificate(1000, format!("recorded certificate: {why}"));
-        if !self.deterministic_signatures() {
-            return Err(bad("this CA's signatures are not deterministic"));
-        }
-        let (rest, parsed) = x509_parser::certificate::TbsCertificate::from_der(tbs)
-            .map_err(|_| bad("not a DER TBSCertificate"))?;
-        if !rest.is_empty() {
-            return Err(bad("trailing data after the TBSCertificate"));
-        }
-        if parsed.issuer.as_raw() != self.subject_der.as_slice() {
-            return Err(bad("issued by another CA"));
-        }
-        let want = self.key.sig_alg();
-        let named: Option<Vec<u64>> = parsed.signature.algorithm.iter().map(|i| i.collect());
-        if named.as_deref() != Some(want.oid) {
-            return Err(bad("signed with another algorithm"));
-        }
-        UnsignedCert {
-            tbs: tbs.to_vec(),
-            sig_alg: want.identifier(),
-        }
-        .sign_with(&self.key)
+        sign_tbs(&self.key, self.key.sig_alg(), &self.subject_der, t, aki)
     }
 
     /// Signs a v2 CRL with the CRL number and AKI = this CA's key identifier.
@@ -424,11 +354,7 @@ mod tests {
     }
 
     fn own_ca(key_usage: u16, path_len: Option<u32>) -> Ca {
-        own_ca_of(crate::keys::KeyAlgo::EcdsaP256, key_usage, path_len)
-    }
-
-    fn own_ca_of(algo: crate::keys::KeyAlgo, key_usage: u16, path_len: Option<u32>) -> Ca {
-        let key = PrivateKey::generate(algo).unwrap();
+        let key = PrivateKey::generate(crate::keys::KeyAlgo::EcdsaP256).unwrap();
         let mut t = bare(&key, "test ca");
         t.is_ca = true;
         t.key_usage = key_usage;
@@ -689,90 +615,5 @@ mod tests {
         assert_eq!(aia("ocsp"), Some((ocsp.clone(), vec![])));
         assert_eq!(aia("issuer"), Some((vec![], issuer.clone())));
         assert_eq!(aia("both"), Some((ocsp, issuer)));
-    }
-
-    #[test]
-    fn prepare_then_finish_is_sign_and_deterministic_cas_sign_a_recorded_tbs_again_identically() {
-        use crate::keys::KeyAlgo;
-        let ku = crate::config::ku::CERT_SIGN;
-        for (algo, deterministic) in [
-            (KeyAlgo::Rsa(2048), true),
-            (KeyAlgo::Ed25519, true),
-            (KeyAlgo::EcdsaP256, false),
-        ] {
-            let ca = own_ca_of(algo, ku, None);
-            assert_eq!(ca.deterministic_signatures(), deterministic, "{algo:?}");
-            let leaf = PrivateKey::generate(KeyAlgo::EcdsaP256).unwrap();
-            let mut t = bare(&leaf, "leaf");
-            t.with_aki = true;
-            let now = ca.not_before + time::Duration::minutes(1);
-            let u = ca.prepare(&t, now).unwrap();
-            let der = ca.finish(&u).unwrap();
-            // An independent parser checks the signature over the TBS we built.
-            let (_, cert) = X509Certificate::from_der(&der).unwrap();
-            let (_, ca_cert) = X509Certificate::from_der(&ca.cert_der).unwrap();
-            cert.verify_signature(Some(ca_cert.public_key())).unwrap();
-            assert_eq!(cert.tbs_certificate.as_ref(), u.tbs.as_slice());
-            if deterministic {
-                assert_eq!(
-                    ca.sign(&t, now).unwrap(),
-                    der,
-                    "{algo:?}: sign != prepare+finish"
-                );
-                assert_eq!(ca.resign_recorded(&u.tbs).unwrap(), der, "{algo:?}");
-            } else {
-                assert_eq!(
-                    ca.resign_recorded(&u.tbs).unwrap_err().message(),
-                    "recorded certificate: this CA's signatures are not deterministic"
-                );
-            }
-            // prepare refuses what sign refuses.
-            let late = ca.not_after + time::Duration::seconds(1);
-            assert_eq!(ca.prepare(&t, late).unwrap_err().code(), 1211);
-        }
-    }
-
-    #[test]
-    fn a_recorded_tbs_is_signed_again_only_by_its_issuer_and_algorithm() {
-        use crate::keys::KeyAlgo;
-        let ku = crate::config::ku::CERT_SIGN;
-        let ca = own_ca_of(KeyAlgo::Ed25519, ku, None);
-        let other = own_ca_of(KeyAlgo::Ed25519, ku, None);
-        let leaf = PrivateKey::generate(KeyAlgo::EcdsaP256).unwrap();
-        let t = bare(&leaf, "leaf");
-        let now = ca.not_before + time::Duration::minutes(1);
-        let msg = |tbs: &[u8]| ca.resign_recorded(tbs).unwrap_err().message();
-        // A CA with another name is refused.
-        let mut named = own_ca_of(KeyAlgo::Ed25519, ku, None);
-        named.subject_der =
-            der::encode_name(&[der::NameAttr::new(der::oid::CN, "someone else")]).unwrap();
-        assert_eq!(
-            msg(&named.prepare(&t, now).unwrap().tbs),
-            "recorded certificate: issued by another CA"
-        );
-        // An RSA CA's TBS with this CA's issuer name: the algorithm differs.
-        let rsa = own_ca_of(KeyAlgo::Rsa(2048), ku, None);
-        assert_eq!(rsa.subject_der, ca.subject_der, "test CAs share their name");
-        assert_eq!(
-            msg(&rsa.prepare(&t, now).unwrap().tbs),
-            "recorded certificate: signed with another algorithm"
-        );
-        // (Which key recorded it is the database's check: rows are matched by the CA's AKI.)
-        let good = other.prepare(&t, now).unwrap().tbs;
-        assert!(
-            ca.resign_recorded(&good).is_ok(),
-            "same name, same algorithm"
-        );
-        let mut trailing = good.clone();
-        trailing.push(0);
-        assert_eq!(
-            msg(&trailing),
-            "recorded certificate: trailing data after the TBSCertificate"
-        );
-        assert_eq!(
-            msg(&good[..good.len() - 1]),
-            "recorded certificate: not a DER TBSCertificate"
-        );
-        assert_eq!(msg(b""), "recorded certificate: not a DER TBSCertificate");
     }
 }

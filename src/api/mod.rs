@@ -243,9 +243,8 @@ impl AppState {
         let cfg = self.config.clone();
         // Signing a CSR is ~0.1–0.5 ms of CPU: done on the worker, a hop to the blocking pool
         // costs two context switches per request for no gain (measured in BENCHMARKS.md).
-        let prepared = issue::prepare(&ca, &cfg.signing, &req)?;
-        let issued = issue::sign_and_record(self.db.as_ref(), &ca, prepared).await?;
-        self.metrics.issued(&issued.profile);
+        let issued = issue::sign(&ca, &cfg.signing, &req)?;
+        self.commit(&issued).await?;
         Ok(issued)
     }
 

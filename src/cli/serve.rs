@@ -228,7 +228,6 @@ fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
     rt.block_on(async move {
         let db = CertDb::connect(&db_url).await?;
         tracing::info!(db = %crate::db::redact_url(&db_url), "certificate database ready");
-        report_recovery(&crate::issue::recover_pending(&db, &ca).await?);
         let mut state = AppState::new(Some(ca), config, Some(db.clone()));
         state.auth_key = auth_key;
         state.require_auth = require_auth;
@@ -270,23 +269,4 @@ fn run(p: &Parsed, ctx: &mut Ctx<'_>) -> CmdResult {
         Ok::<(), Error>(())
     })?;
     Ok(())
-}
-
-/// Logs what start-up recovery of interrupted issuances did.
-fn report_recovery(r: &crate::issue::Recovery) {
-    if r.completed > 0 {
-        tracing::warn!(
-            completed = r.completed,
-            "recorded certificates whose issuance a crash interrupted (signed again from their recorded TBS)"
-        );
-    }
-    if r.other_ca > 0 {
-        tracing::warn!(
-            pending = r.other_ca,
-            "interrupted issuances of another CA are pending in the database; start kpki serve with that CA to record them"
-        );
-    }
-    for f in &r.failed {
-        tracing::error!("{f}");
-    }
 }

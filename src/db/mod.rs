@@ -121,34 +121,6 @@ pub struct InsertStats {
     pub fallbacks: u64,
 }
 
-/// A pending issuance recorded by [`CertDb::begin_issue`].
-#[derive(Debug)]
-pub enum IssueTicket {
-    /// SQLite backend.
-    Sqlite(sqlite::IssueTicket),
-}
-
-impl IssueTicket {
-    /// Gives the certificate PEM and returns once the pending record is durable and the
-    /// certificate recorded (11100 if either failed).
-    pub async fn complete(self, pem: String) -> Result<()> {
-        match self {
-            IssueTicket::Sqlite(t) => t.complete(pem).await,
-        }
-    }
-}
-
-/// A pending issuance found in the database: what is needed to sign it again.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PendingIssue {
-    /// Serial number in decimal.
-    pub serial_number: String,
-    /// Issuer key identifier, lowercase hex.
-    pub authority_key_identifier: String,
-    /// The TBSCertificate DER.
-    pub tbs: Vec<u8>,
-}
-
 /// The certificate database. The variant is chosen by the URL scheme given to `connect`; callers
 /// only use the methods, so adding a backend (PostgreSQL) does not touch them.
 #[derive(Clone, Debug)]
@@ -182,30 +154,6 @@ impl CertDb {
     pub async fn insert_certificate(&self, rec: &CertificateRecord) -> Result<()> {
         match self {
             CertDb::Sqlite(db) => db.insert_certificate(rec).await,
-        }
-    }
-
-    /// Records a pending issuance durably: the certificate's record (its PEM ignored) and its
-    /// TBSCertificate, for a CA whose signatures are deterministic. Returns once it is queued;
-    /// [`IssueTicket::complete`] gives the PEM and waits for both writes; dropping the ticket
-    /// abandons the issuance.
-    pub async fn begin_issue(&self, rec: &CertificateRecord, tbs: &[u8]) -> Result<IssueTicket> {
-        match self {
-            CertDb::Sqlite(db) => Ok(IssueTicket::Sqlite(db.begin_issue(rec, tbs).await?)),
-        }
-    }
-
-    /// Pending issuances left by a crash (none while a server completes its own), oldest first.
-    pub async fn pending_issues(&self) -> Result<Vec<PendingIssue>> {
-        match self {
-            CertDb::Sqlite(db) => db.pending_issues().await,
-        }
-    }
-
-    /// Completes a pending issuance with its certificate PEM (start-up recovery).
-    pub async fn complete_issue(&self, p: &PendingIssue, pem: String) -> Result<()> {
-        match self {
-            CertDb::Sqlite(db) => db.complete_issue(p, pem).await,
         }
     }
 

@@ -16,10 +16,10 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use super::writer::{self, Completion, PendingRow, WriterMsg, WriterStats, WriterTarget};
+use super::writer::{self, WriterMsg, WriterStats, WriterTarget};
 use super::{
-    CertificateRecord, InsertStats, ListFilter, MAX_LIST_LIMIT, PendingIssue, STATUSES,
-    TokenRecord, ZERO_TIME_TEXT, format_db_time, parse_db_time, parse_db_time_opt, redact_url,
+    CertificateRecord, InsertStats, ListFilter, MAX_LIST_LIMIT, STATUSES, TokenRecord,
+    ZERO_TIME_TEXT, format_db_time, parse_db_time, parse_db_time_opt, redact_url,
 };
 use crate::error::{Error, Result};
 
@@ -155,48 +155,6 @@ fn sql_message(e: &sqlx::Error) -> String {
 /// An 11000 cert-store SQL error.
 fn sql_err(e: sqlx::Error) -> Error {
     Error::CertStore(11000, sql_message(&e))
-}
-
-/// A pending issuance recorded by `begin_issue`: complete it with the certificate's PEM. Dropped
-/// without completing, it abandons the issuance (the writer deletes the pending row).
-#[derive(Debug)]
-pub struct IssueTicket {
-    /// The writer queue slot reserved for the completion (None once used).
-    permit: Option<mpsc::OwnedPermit<WriterMsg>>,
-    serial: String,
-    aki: String,
-    tbs: Vec<u8>,
-    /// The pending row's commit.
-    pending: oneshot::Receiver<Result<()>>,
-}
-
-impl IssueTicket {
-    fn finish(&mut self, pem: Option<String>, waiter: Option<oneshot::Sender<Result<()>>>) {
-        if let Some(permit) = self.permit.take() {
-            let c = Completion {
-                serial: std::mem::take(&mut self.serial),
-                aki: std::mem::take(&mut self.aki),
-                tbs: std::mem::take(&mut self.tbs),
-                pem,
-            };
-            permit.send(WriterMsg::Complete(Box::new(c), waiter));
-        }
-    }
-
-    /// Hands the writer the certificate (at once: the queue slot is reserved), then waits until
-    /// the pending row was committed durably and the certificate row written.
-    pub(crate) async fn complete(mut self, pem: String) -> Result<()> {
-        let (tx, done) = oneshot::channel();
-        self.finish(Some(pem), Some(tx));
-        (&mut self.pending).await.map_err(|_| closed_err())??;
-        done.await.map_err(|_| closed_err())?
-    }
-}
-
-impl Drop for IssueTicket {
-    fn drop(&mut self) {
-        self.finish(None, None);
-    }
 }
 
 /// The error answered when the writer has shut down.
@@ -367,75 +325,6 @@ impl SqliteDb {
             .await
             .map_err(|_| closed_err())?;
         // A dropped sender means the writer stopped before answering: the row was not confirmed.
-        rx.await.map_err(|_| closed_err())?
-    }
-
-    /// Records a pending issuance durably (see `writer`): the record (its PEM ignored) and the
-    /// TBS. Reserves the writer's queue for the completion too, so that completing or dropping
-    /// the ticket never waits.
-    pub(crate) async fn begin_issue(
-        &self,
-        rec: &CertificateRecord,
-        tbs: &[u8],
-    ) -> Result<IssueTicket> {
-        let cert = PreparedCert::from_record(rec)?;
-        let first = self.writer.clone().reserve_owned().await;
-        let second = self.writer.clone().reserve_owned().await;
-        let (Ok(first), Ok(second)) = (first, second) else {
-            return Err(closed_err());
-        };
-        let (tx, pending) = oneshot::channel();
-        let (serial, aki) = (cert.serial.clone(), cert.aki.clone());
-        first.send(WriterMsg::Pending(
-            Box::new(PendingRow {
-                cert,
-                tbs: tbs.to_vec(),
-            }),
-            tx,
-        ));
-        Ok(IssueTicket {
-            permit: Some(second),
-            serial,
-            aki,
-            tbs: tbs.to_vec(),
-            pending,
-        })
-    }
-
-    /// The pending issuances (left by a crash when the server is not running), oldest first.
-    pub(crate) async fn pending_issues(&self) -> Result<Vec<PendingIssue>> {
-        let rows: Vec<(String, String, Vec<u8>)> = sqlx::query_as(
-            "SELECT CAST(serial_number AS TEXT), CAST(authority_key_identifier AS TEXT), tbs \
-             FROM pending_certificates ORDER BY issued_at, serial_number",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(sql_err)?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(serial_number, authority_key_identifier, tbs)| PendingIssue {
-                    serial_number,
-                    authority_key_identifier,
-                    tbs,
-                },
-            )
-            .collect())
-    }
-
-    /// Completes a pending issuance with its certificate PEM.
-    pub(crate) async fn complete_issue(&self, p: &PendingIssue, pem: String) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
-        let c = Completion {
-            serial: p.serial_number.clone(),
-            aki: p.authority_key_identifier.clone(),
-            tbs: p.tbs.clone(),
-            pem: Some(pem),
-        };
-        self.writer
-            .send(WriterMsg::Complete(Box::new(c), Some(tx)))
-            .await
-            .map_err(|_| closed_err())?;
         rx.await.map_err(|_| closed_err())?
     }
 
@@ -1233,7 +1122,6 @@ mod tests {
             "certificates",
             "crl_numbers",
             "ocsp_responses",
-            "pending_certificates",
             "used_auth_tokens",
         ] {
             assert!(
@@ -1246,7 +1134,7 @@ mod tests {
                 .fetch_one(&sqlite(&db).pool)
                 .await
                 .unwrap();
-        assert_eq!(applied, 7);
+        assert_eq!(applied, 6);
         assert_eq!(db.integrity_check().await.unwrap(), "ok");
         db.close().await.unwrap();
     }
