@@ -1,4 +1,4 @@
-//! Crash consistency of `kpki serve`: concurrent signing load from several client threads,
+//! Crash consistency of `kpki serve` (with its embedded ECDSA CA and with an RSA CA): concurrent signing load from several client threads,
 //! SIGKILL of the server in the middle of it, restart on the same data directory, and proof
 //! that every certificate any client received is in the database, that the database passes
 //! `PRAGMA integrity_check`, and that serial numbers are unique (under concurrency, across the
@@ -129,19 +129,56 @@ fn integrity_ok(db: &Path) {
     }
 }
 
+/// Which CA the server signs with.
+#[derive(Clone, Copy, Debug)]
+enum CaKind {
+    /// The embedded CA `-data-dir` creates (ECDSA P-256: signed, then committed whole).
+    Embedded,
+    /// An RSA-2048 CA from `gencert -initca` (a signature takes ~10× longer than P-256's, so
+    /// more requests are between signing and their commit when the SIGKILL lands).
+    Rsa,
+}
+
 fn start(guard: &mut ProcessGuard, ws: &Workspace) -> Server {
     let data = ws.path("data");
-    start_serve(
-        guard,
-        ws.dir(),
-        &["-data-dir", data.to_str().unwrap()],
-        Ready::Health,
-    )
+    let mut args = vec!["-data-dir".to_string(), data.to_str().unwrap().to_string()];
+    if ws.exists("rsa-ca.pem") {
+        for (flag, file) in [("-ca", "rsa-ca.pem"), ("-ca-key", "rsa-ca-key.pem")] {
+            args.push(flag.into());
+            args.push(ws.path(file).to_str().unwrap().to_string());
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    start_serve(guard, ws.dir(), &args, Ready::Health)
+}
+
+/// A workspace whose server signs with `kind`.
+fn workspace(kind: CaKind) -> Workspace {
+    let ws = Workspace::with_tools(Tools::kpki());
+    if let CaKind::Rsa = kind {
+        ws.write(
+            "rsa-ca-csr.json",
+            r#"{"CN":"crash test RSA CA","key":{"algo":"rsa","size":2048}}"#,
+        );
+        ws.sh("kpki gencert -initca rsa-ca-csr.json | kpki json -bare rsa-ca")
+            .ok();
+        assert!(ws.exists("rsa-ca-key.pem"));
+    }
+    ws
 }
 
 #[test]
 fn sigkill_under_concurrent_signing_loses_no_issued_certificate() {
-    let ws = Workspace::with_tools(Tools::kpki());
+    sigkill_rounds(CaKind::Embedded);
+}
+
+#[test]
+fn sigkill_under_concurrent_signing_with_an_rsa_ca_loses_no_issued_certificate() {
+    sigkill_rounds(CaKind::Rsa);
+}
+
+fn sigkill_rounds(kind: CaKind) {
+    let ws = workspace(kind);
     let mut guard = ProcessGuard::new();
     let mut received: Vec<Received> = Vec::new();
     let mut per_round = Vec::new();
@@ -167,7 +204,7 @@ fn sigkill_under_concurrent_signing_loses_no_issued_certificate() {
         );
     }
     loud(&format!(
-        "crash consistency: certificates received per round before SIGKILL: {per_round:?}"
+        "crash consistency ({kind:?} CA): certificates received per round before SIGKILL: {per_round:?}"
     ));
 
     // Serials unique across clients, rounds and the crash.
