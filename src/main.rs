@@ -1,6 +1,6 @@
 //! kpki's entry point: argv[0] dispatch into the CLI, and the only place exit codes are chosen
 //! (0 ok / help, 1 failure with cfssl's `{"code","message"}` on stderr, 2 usage, 101 a panic).
-//! It knows nothing of certificates; the library (`#![forbid(unsafe_code)]`) does the work.
+//! It knows nothing of certificates; the library (`#![deny(unsafe_code)]`, allowed in `db::writeback` alone) does the work.
 //!
 //! kpki has no Rust `fn main`: it exports the C `main` that the C library's start-up calls (glibc,
 //! or musl for the static release build), so Rust's runtime start-up does not run. That start-up cost every CLI call ~50 µs (BENCHMARKS.md,

@@ -3,6 +3,7 @@
 //! It stores and finds records; it knows nothing of X.509 policy, signing, HTTP or the CLI.
 
 pub mod sqlite;
+mod writeback;
 mod writer;
 
 use std::path::Path;

@@ -277,10 +277,12 @@ impl SqliteDb {
                 // The passes wrote pages into the database file without syncing it (SQLite syncs
                 // only when a checkpoint completes, i.e. in the writer's tail step). Flushing them
                 // here keeps that flush off the writer's thread, so the tail step's own fsync has
-                // only the last few pages to write and commits do not queue behind it.
+                // only the last few pages to write and commits do not queue behind it; writing
+                // them back a window at a time keeps the WAL's syncs from queueing behind all of
+                // them at once (`writeback`).
                 if let Some(path) = db_file {
                     let synced = tokio::task::spawn_blocking(move || {
-                        std::fs::File::open(&path).and_then(|f| f.sync_data())
+                        std::fs::File::open(&path).and_then(|f| super::writeback::flush(&f))
                     })
                     .await;
                     if let Ok(Err(e)) = synced {
